@@ -1,0 +1,1 @@
+"""One module per `guardrail` subcommand, each exposing ``register(subparsers)`` and ``run(args) -> int``."""

@@ -1,0 +1,233 @@
+"""Frozen value types shared by every module of Guardrail.
+
+This is a leaf module: it imports nothing of ours, so any module may import it. Data that crosses a module
+boundary travels as one of these types, never as a raw ``dict`` from a webhook, a YAML file or a model reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+GateStatus = Literal["pass", "fail", "error", "skipped"]
+Location = Literal["local", "cloud"]
+Purpose = Literal["review", "patch"]
+AttemptStatus = Literal["accepted", "rejected", "error", "skipped"]
+Role = Literal["system", "user", "assistant"]
+
+PURPOSES: tuple[Purpose, ...] = ("review", "patch")
+
+
+# --- gates -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem a gate found: a ruff diagnostic, a failing test, a forbidden path."""
+
+    path: str
+    line: int
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """What one gate concluded about one patch."""
+
+    name: str
+    status: GateStatus
+    summary: str
+    findings: tuple[Finding, ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate engine's answer for one patch: accepted only if every gate that ran passed."""
+
+    accepted: bool
+    reason: str | None  # name of the first gate that did not pass; None when accepted
+    gates: tuple[GateResult, ...]
+
+    @property
+    def verdict(self) -> Literal["accept", "reject"]:
+        return "accept" if self.accepted else "reject"
+
+
+@dataclass(frozen=True)
+class CommandGate:
+    """An extra gate command (e.g. ``mypy src``), compared with the baseline by exit status."""
+
+    name: str
+    command: str
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The gates' configuration, as resolved from the repository's config file (base revision) and --config."""
+
+    ruff: bool = True
+    tests_command: str = "python -m pytest"
+    tests_timeout: float = 600.0
+    commands: tuple[CommandGate, ...] = ()
+    protected_add: tuple[str, ...] = ()
+    protected_remove: tuple[str, ...] = ()
+    scrub_env: tuple[str, ...] = ()  # extra environment variable names or globs to remove from PR code's env
+    max_patch_bytes: int = 512_000
+
+
+# --- pull requests and suggestions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """A pull request as the core sees it: a local git repository, a base and a head revision."""
+
+    repo: Path
+    base: str  # revision as given (ref or sha)
+    head: str
+    repo_name: str | None = None  # owner/name, used by the policy's repo globs
+    number: int | None = None
+    title: str = ""
+    body: str = ""
+    base_sha: str = ""
+    head_sha: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewComment:
+    """A comment on a line (or range) of the new side of the PR's diff, optionally carrying replacement code.
+
+    ``start_line``..``line`` are 1-based lines of the file at the PR head. ``replacement`` (when not None) replaces
+    exactly those lines and becomes a committable ```suggestion block.
+    """
+
+    path: str
+    line: int
+    body: str
+    start_line: int | None = None
+    replacement: str | None = None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What a model proposed, turned into something the gates can check.
+
+    ``patch`` is a unified diff against the PR head (empty for a review with no code change); ``comments`` are the
+    review comments (for the ``review`` purpose), whose replacements are also contained in ``patch``.
+    """
+
+    purpose: Purpose
+    patch: str
+    comments: tuple[ReviewComment, ...] = ()
+    summary: str = ""
+    edit_format: str = ""  # "unified-diff", "search-replace", "whole-block", "review-json"...
+
+
+# --- models and policy -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model the admin's policy names: how to reach it and where the code goes when it is asked."""
+
+    name: str  # the policy's name for it, e.g. "coder-local"
+    backend: str  # "openai" | "ollama" | "anthropic" | "llamacpp"
+    model: str  # the backend's model id, or a GGUF path for llamacpp ("" = the embedded default)
+    location: Location
+    url: str = ""
+    api_key_env: str | None = None
+    context_length: int = 8192
+    max_output_tokens: int = 1024
+    timeout: float = 120.0
+    retries: int = 2
+    temperature: float = 0.0
+    seed: int = 0
+    template: str | None = None  # chat template name for backends that take raw prompts
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A model's reply with its accounting."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    model: str = ""  # what the server says answered
+    finish_reason: str = ""
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A model the policy left out for one repository and purpose, and why."""
+
+    model: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The ordered candidates for one repository and purpose, and every model left out with its reason."""
+
+    purpose: Purpose
+    repo_name: str | None
+    candidates: tuple[ModelSpec, ...]
+    excluded: tuple[Exclusion, ...] = ()
+    cloud_allowed: bool = False
+    local_only: bool = False
+
+
+# --- outcomes --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One candidate model's try: asked, parsed, gated; and why it lost if it did."""
+
+    model: str
+    backend: str
+    location: Location
+    status: AttemptStatus
+    reason: str | None = None
+    gates: tuple[GateResult, ...] = ()
+    seconds: float = 0.0
+    tokens: int = 0
+    prompt_sha256: str = ""
+    reply_sha256: str = ""
+    template: str = ""
+    suggestion: Suggestion | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one pipeline run on one pull request and purpose."""
+
+    pr: PullRequest
+    purpose: Purpose
+    posted: bool
+    winner: str | None
+    attempts: tuple[Attempt, ...] = ()
+    suggestion: Suggestion | None = None
+    dropped: tuple[str, ...] = ()  # review comments not posted, with the reason, for the summary
+    notes: tuple[str, ...] = field(default=())  # e.g. "cloud fallback disabled by policy"
+
+    @property
+    def winning_attempt(self) -> Attempt | None:
+        for attempt in self.attempts:
+            if attempt.status == "accepted":
+                return attempt
+        return None
