@@ -1,0 +1,174 @@
+"""The repository's config file (``.github/guardrail.yml``, read from the base revision) and a YAML loader that
+reports errors with the file, the key path and the line.
+
+Every key is documented in ``docs/config.md``. Unknown keys are rejected (``extra="forbid"``).
+
+    gates:
+      ruff: {enabled: true}
+      tests: {command: "python -m pytest -q", timeout: 600}
+      commands: [{name: mypy, command: "mypy src", timeout: 300}]
+      protected_paths: {add: ["migrations/**"], remove: []}
+      scrub_env: ["MY_PRIVATE_*"]
+      max_patch_bytes: 512000
+    purposes:
+      patch: {models: [coder-local, coder-cloud]}
+    cloud_fallback: true
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.errors import ConfigError
+from bot.types import CommandGate, GateSettings
+
+REPO_CONFIG_PATH = ".github/guardrail.yml"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuffGate(_Strict):
+    enabled: bool = Field(True, description="Run the ruff gate (no new findings in the files the patch touches).")
+
+
+class TestsGate(_Strict):
+    command: str = Field("python -m pytest", description="The test command, run in the worktree's root.")
+    timeout: float = Field(600, gt=0, description="Seconds before the test run is killed and the patch rejected.")
+
+
+class CommandGateModel(_Strict):
+    name: str = Field(description="Gate name shown in results, e.g. 'mypy'.")
+    command: str = Field(description="Shell-free command line, split like a POSIX shell would.")
+    timeout: float = Field(300, gt=0, description="Seconds before the command is killed.")
+
+
+class ProtectedPaths(_Strict):
+    add: list[str] = Field(default_factory=list, description="Extra globs a patch may not touch.")
+    remove: list[str] = Field(default_factory=list, description="Default globs to stop protecting.")
+
+
+class Gates(_Strict):
+    ruff: RuffGate = Field(default_factory=RuffGate)
+    tests: TestsGate = Field(default_factory=TestsGate)
+    commands: list[CommandGateModel] = Field(default_factory=list, description="Further gates, by exit status.")
+    protected_paths: ProtectedPaths = Field(default_factory=ProtectedPaths)
+    scrub_env: list[str] = Field(
+        default_factory=list, description="More environment variable names or globs hidden from PR code."
+    )
+    max_patch_bytes: int = Field(512_000, gt=0, description="A larger patch is rejected by the apply gate.")
+
+    def settings(self) -> GateSettings:
+        return GateSettings(
+            ruff=self.ruff.enabled,
+            tests_command=self.tests.command,
+            tests_timeout=self.tests.timeout,
+            commands=tuple(CommandGate(c.name, c.command, c.timeout) for c in self.commands),
+            protected_add=tuple(self.protected_paths.add),
+            protected_remove=tuple(self.protected_paths.remove),
+            scrub_env=tuple(self.scrub_env),
+            max_patch_bytes=self.max_patch_bytes,
+        )
+
+
+class RepoPurpose(_Strict):
+    models: list[str] = Field(
+        default_factory=list,
+        description="Models to try, in order of preference, within what the admin allows. Empty = admin's order.",
+    )
+    enabled: bool = Field(True, description="Set false to never run this purpose on this repository.")
+
+
+class RepoConfig(_Strict):
+    """The repository's own file. It can only narrow the admin's policy, never widen it."""
+
+    gates: Gates = Field(default_factory=Gates)
+    purposes: dict[str, RepoPurpose] = Field(default_factory=dict, description="Keys: review, patch.")
+    cloud_fallback: bool = Field(True, description="False: never fall back to a cloud model. Cannot turn it on.")
+
+
+# --- loading ---------------------------------------------------------------------------------------------------
+
+
+def _line_map(node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[(*path, key)] = key_node.start_mark.line + 1
+            _line_map(value_node, (*path, key), out)
+            out[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _line_map(item, (*path, index), out)
+
+
+def parse_yaml(text: str, where: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+    """Parse YAML text into plain data and a map from key path to line number."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(f"not valid YAML ({problem}); fix the syntax", where=where + line) from exc
+    lines: dict[tuple[str | int, ...], int] = {}
+    if node is not None:
+        _line_map(node, (), lines)
+    return data, lines
+
+
+def _line_for(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def validate(data: Any, model: type[M], where: str, lines: dict[tuple[str | int, ...], int] | None = None) -> M:
+    """Validate plain data against a model; the first error becomes a ConfigError naming file, key path and line."""
+    if data is None:
+        data = {}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            key = ".".join(str(p) for p in loc) or "(top level)"
+            line = _line_for(loc, lines or {})
+            place = f"{where}:{line}" if line else where
+            if err["type"] == "extra_forbidden":
+                fix = "unknown key; remove it or check its spelling against the documented keys"
+            else:
+                fix = err["msg"]
+            problems.append(f"{place}: key {key!r}: {fix}")
+        raise ConfigError("; ".join(problems)) from exc
+
+
+def load_text(text: str, model: type[M], where: str) -> M:
+    data, lines = parse_yaml(text, where)
+    return validate(data, model, where, lines)
+
+
+def load_file(path: Path, model: type[M]) -> M:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file ({exc.strerror}); check the path", where=str(path)) from exc
+    return load_text(text, model, str(path))
+
+
+def load_repo_config(text: str | None, where: str = REPO_CONFIG_PATH) -> RepoConfig:
+    """The repository config from its text (None when the file does not exist at the base revision)."""
+    if text is None:
+        return RepoConfig()
+    return load_text(text, RepoConfig, where)
