@@ -15,7 +15,7 @@ def test_unknown_key_names_file_key_path_and_line() -> None:
 
 
 def test_invalid_yaml_names_the_line() -> None:
-    with pytest.raises(ConfigError, match=r"guardrail.yml:2.*not valid YAML"):
+    with pytest.raises(ConfigError, match=r"guardrail.yml:3: not valid YAML"):
         load_text("gates:\n  ruff: [unclosed\n", RepoConfig, "guardrail.yml")
 
 
