@@ -48,6 +48,10 @@ class ContextOverflow(ModelError):
     pass
 
 
+class ReplyParseError(ModelError):
+    """The model's reply could not be turned into a patch or review comments; the message says why."""
+
+
 class GateError(GuardrailError):
     """A gate could not run (git missing, a worktree could not be made); reported as status ``error``."""
 

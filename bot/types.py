@@ -231,3 +231,70 @@ class Outcome:
             if attempt.status == "accepted":
                 return attempt
         return None
+
+
+# --- GitHub (what crosses the port; PyGithub objects never leave the adapter) ----------------------------------
+
+Side = Literal["LEFT", "RIGHT"]
+AnnotationLevel = Literal["notice", "warning", "failure"]
+CheckConclusion = Literal["success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required"]
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    """What the reporters and the Action need to know of a pull request on GitHub."""
+
+    repo_name: str  # owner/name of the base repository
+    number: int
+    base_ref: str
+    base_sha: str
+    head_ref: str
+    head_sha: str
+    head_repo_name: str  # differs from repo_name for a fork PR
+    title: str = ""
+    body: str = ""
+    draft: bool = False
+
+    @property
+    def is_fork(self) -> bool:
+        return self.head_repo_name != self.repo_name
+
+
+@dataclass(frozen=True)
+class DraftReviewComment:
+    """One inline comment of a review to create: ``start_line``..``line`` on ``side`` of the PR's diff."""
+
+    path: str
+    line: int
+    body: str
+    side: Side = "RIGHT"
+    start_line: int | None = None
+    start_side: Side | None = None
+
+
+@dataclass(frozen=True)
+class PostedComment:
+    """An issue (conversation) comment or a review already on GitHub."""
+
+    id: int
+    body: str
+    author: str = ""
+    commit_id: str = ""  # reviews only
+
+
+@dataclass(frozen=True)
+class Annotation:
+    path: str
+    start_line: int
+    end_line: int
+    level: AnnotationLevel
+    message: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class CheckRunRef:
+    id: int
+    name: str
+    head_sha: str
+    external_id: str = ""
