@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -33,6 +34,25 @@ def _guarded_connect(self: socket.socket, address: Any) -> None:
 def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
     _check_address(address)
     return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _git_identity() -> Iterator[None]:
+    """Tests make real commits; a fresh machine may have no git identity configured."""
+    values = {
+        "GIT_AUTHOR_NAME": "Guardrail Tests",
+        "GIT_AUTHOR_EMAIL": "tests@guardrail.invalid",
+        "GIT_COMMITTER_NAME": "Guardrail Tests",
+        "GIT_COMMITTER_EMAIL": "tests@guardrail.invalid",
+    }
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    yield
+    for key, old in saved.items():
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
 
 
 @pytest.fixture(autouse=True)
