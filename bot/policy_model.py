@@ -1,0 +1,346 @@
+"""The admin policy file: its pydantic models, its loader, and the embedded default policy.
+
+The admin policy names every model Guardrail may call and who may use it; the repository's ``.github/guardrail.yml``
+can only narrow it (see ``bot.policy.resolve``). Unknown keys, unknown model names, unknown purposes and duplicate
+keys are errors naming the file, the line and the key path. Every key is documented in ``docs/policy.md``; the JSON
+Schema in ``schemas/admin-policy.schema.json`` is generated from these models (``guardrail policy schema``).
+
+    models:
+      coder-local: {backend: openai, url: "http://127.0.0.1:11434/v1", model: "qwen2.5-coder:7b", location: local}
+    purposes:
+      review: {allow: [coder-local]}
+      patch:  {allow: [coder-local]}
+    repos:
+      "acme/payments": {local_only: true}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from bot.config import parse_yaml
+from bot.errors import ConfigError
+from bot.types import PURPOSES, Location, ModelSpec, Purpose
+
+ADMIN_POLICY_ENV = "GUARDRAIL_ADMIN_POLICY"
+ACTION_INPUT = "admin-policy"
+
+Backend = Literal["openai", "ollama", "anthropic", "llamacpp"]
+URL_BACKENDS: tuple[str, ...] = ("openai", "ollama", "anthropic")
+ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+RepoGlob = Annotated[str, StringConstraints(pattern=r"^(\*|[^/\s]+/[^/\s]+)$")]
+Lines = dict[tuple[str | int, ...], int]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelEntry(_Strict):
+    """One model: how to reach it, and where the code goes when it is asked (the admin decides ``location``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"required": ["backend"], "properties": {"backend": {"enum": list(URL_BACKENDS)}}},
+                    "then": {"required": ["url"]},
+                }
+            ]
+        }
+    )
+
+    backend: Backend = Field(
+        description="How to talk to it: openai (any OpenAI-compatible server), ollama, "
+        "anthropic, or llamacpp (in-process, from a GGUF file)."
+    )
+    model: str = Field(description='The backend\'s model id; for llamacpp a GGUF path, or "" for the embedded model.')
+    location: Location = Field(
+        description="local: the code stays on machines you control. cloud: the code leaves them. Required; never "
+        "guessed from the url."
+    )
+    url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="Base URL of the server (http or https). Required for openai, ollama and anthropic.",
+    )
+    api_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the environment variable that holds the API key. Never the key itself.",
+    )
+    context_length: int = Field(8192, gt=0, description="Tokens the model can read and write in one request.")
+    max_output_tokens: int = Field(1024, gt=0, description="Upper bound on the tokens of one reply.")
+    timeout: float = Field(120, gt=0, description="Seconds before one request is abandoned.")
+    retries: int = Field(2, ge=0, le=10, description="Further tries after a timeout, a refused connection or a 5xx.")
+    temperature: float = Field(0, ge=0, le=2, description="Sampling temperature; 0 for repeatable replies.")
+    seed: int = Field(0, description="Sampling seed, for backends that accept one.")
+    template: str | None = Field(None, description="Chat template name, for backends that take raw prompts.")
+
+    @model_validator(mode="after")
+    def _url_where_needed(self) -> ModelEntry:
+        if self.backend in URL_BACKENDS and not self.url:
+            raise PydanticCustomError(
+                "url_required", "backend {backend!r} needs a 'url' (http or https)", {"backend": self.backend}
+            )
+        if self.backend in URL_BACKENDS and not self.model:
+            raise PydanticCustomError(
+                "model_required", "backend {backend!r} needs a 'model' id", {"backend": self.backend}
+            )
+        return self
+
+    def spec(self, name: str) -> ModelSpec:
+        return ModelSpec(
+            name=name,
+            backend=self.backend,
+            model=self.model,
+            location=self.location,
+            url=self.url or "",
+            api_key_env=self.api_key_env,
+            context_length=self.context_length,
+            max_output_tokens=self.max_output_tokens,
+            timeout=self.timeout,
+            retries=self.retries,
+            temperature=self.temperature,
+            seed=self.seed,
+            template=self.template,
+        )
+
+
+class Allow(_Strict):
+    allow: list[ModelName] = Field(description="Model names allowed for this purpose, in the admin's order.")
+
+
+class AdminPurposes(_Strict):
+    review: Allow | None = Field(None, description="Models that may write reviews. Absent: none may.")
+    patch: Allow | None = Field(None, description="Models that may write patches. Absent: none may.")
+
+    def get(self, purpose: Purpose) -> Allow | None:
+        allow: Allow | None = getattr(self, purpose)
+        return allow
+
+
+class RulePurposes(_Strict):
+    review: Allow | None = Field(None, description="Narrows the top-level review allow-list. Absent: not narrowed.")
+    patch: Allow | None = Field(None, description="Narrows the top-level patch allow-list. Absent: not narrowed.")
+
+    def get(self, purpose: Purpose) -> Allow | None:
+        allow: Allow | None = getattr(self, purpose)
+        return allow
+
+
+class RepoRule(_Strict):
+    """What the admin allows for the repositories matching one glob; it can only narrow the top level."""
+
+    local_only: bool = Field(False, description="True: no cloud model is ever asked for these repositories.")
+    cloud_fallback: bool = Field(True, description="False: no cloud fallback for these repositories.")
+    purposes: RulePurposes = Field(default_factory=RulePurposes)
+
+
+class AdminPolicy(_Strict):
+    """The admin's policy file. Deny by default: a model not allowed for a repository and purpose is never called."""
+
+    models: dict[ModelName, ModelEntry] = Field(description="Every model Guardrail may call, by name.")
+    purposes: AdminPurposes = Field(default_factory=AdminPurposes)
+    local_only: bool = Field(False, description="True: no repository ever reaches a cloud model.")
+    cloud_fallback: bool = Field(True, description="False: no repository falls back to a cloud model.")
+    repos: dict[RepoGlob, RepoRule] = Field(
+        default_factory=dict,
+        description="owner/name globs (case-insensitive); the most specific match narrows the top level.",
+    )
+
+    def allowed(self, purpose: Purpose) -> list[str]:
+        allow = self.purposes.get(purpose)
+        return list(allow.allow) if allow else []
+
+
+def default_admin_policy() -> AdminPolicy:
+    """The policy used when no admin policy is given: the embedded SmolLM2-135M model, local only."""
+    embedded = ModelEntry(backend="llamacpp", model="", location="local", context_length=8192, max_output_tokens=512)
+    allow = Allow(allow=["embedded"])
+    return AdminPolicy(
+        models={"embedded": embedded},
+        purposes=AdminPurposes(review=allow, patch=allow),
+        local_only=True,
+    )
+
+
+# --- problems: every error of a file, each with where, key path and line --------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # file[:line]
+    key: str  # dotted key path; "" for the top level
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: key {self.key!r}: {self.message}" if self.key else f"{self.where}: {self.message}"
+
+
+def raise_problems(problems: list[Problem], error: type[ConfigError] = ConfigError) -> None:
+    """Raise one error carrying every problem (``where``/``key`` set when there is just one)."""
+    if len(problems) == 1:
+        only = problems[0]
+        raise error(only.message, where=only.where, key=only.key or None)
+    if problems:
+        raise error(f"{len(problems)} problems:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def line_for(loc: tuple[str | int, ...], lines: Lines) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def problem_at(where: str, loc: tuple[str | int, ...], lines: Lines, message: str) -> Problem:
+    line = line_for(loc, lines)
+    return Problem(f"{where}:{line}" if line else where, ".".join(str(p) for p in loc), message)
+
+
+def duplicate_keys(text: str, where: str) -> list[Problem]:
+    """PyYAML keeps the last of two equal keys silently; in a policy that could quietly undo a restriction."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []  # parse_yaml reports it with its line
+    return list(_duplicates(node, (), where)) if node is not None else []
+
+
+def _duplicates(node: yaml.Node, path: tuple[str | int, ...], where: str) -> Iterator[Problem]:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                yield Problem(f"{where}:{line}", ".".join(str(p) for p in (*path, key)), "key given twice; keep one")
+            seen.add(key)
+            yield from _duplicates(value_node, (*path, key), where)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _duplicates(item, (*path, index), where)
+
+
+def validation_problems(exc: ValidationError, where: str, lines: Lines) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if p != "[key]")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key; remove it or check its spelling against docs/policy.md"
+        else:
+            message = err["msg"]
+        problems.append(problem_at(where, loc, lines, message))
+    return problems
+
+
+def _cross_check(policy: AdminPolicy, where: str, lines: Lines) -> list[Problem]:
+    """Names that must refer to something: allow-list entries to models, repos entries to the top-level lists."""
+    problems = []
+    for purpose in PURPOSES:
+        top = policy.allowed(purpose)
+        problems += _list_problems(top, set(policy.models), ("purposes", purpose, "allow"), where, lines, policy)
+        for glob, rule in policy.repos.items():
+            narrowing = rule.purposes.get(purpose)
+            if narrowing is None:
+                continue
+            loc = ("repos", glob, "purposes", purpose, "allow")
+            problems += _list_problems(narrowing.allow, set(top), loc, where, lines, policy)
+    return problems
+
+
+def _list_problems(
+    names: list[str], allowed: set[str], loc: tuple[str, ...], where: str, lines: Lines, policy: AdminPolicy
+) -> list[Problem]:
+    problems = []
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            problems.append(problem_at(where, (*loc, index), lines, f"model {name!r} is listed twice"))
+        elif name not in policy.models:
+            known = ", ".join(policy.models) or "none"
+            message = f"unknown model {name!r}; the models defined under 'models' are: {known}"
+            problems.append(problem_at(where, (*loc, index), lines, message))
+        elif name not in allowed:
+            purpose = loc[-2]
+            message = (
+                f"model {name!r} is not in the top-level purposes.{purpose}.allow; a repos entry can only narrow it"
+            )
+            problems.append(problem_at(where, (*loc, index), lines, message))
+        seen.add(name)
+    return problems
+
+
+# --- loading ---------------------------------------------------------------------------------------------------
+
+
+def admin_policy_problems(text: str, where: str) -> tuple[AdminPolicy | None, list[Problem]]:
+    """Every problem of an admin policy text (empty list: valid), and the policy when it is valid."""
+    try:
+        data, lines = parse_yaml(text, where)
+    except ConfigError as exc:
+        return None, [Problem(exc.where or where, "", str(exc).removeprefix(f"{exc.where}: "))]
+    problems = duplicate_keys(text, where)
+    if not isinstance(data, dict):
+        return None, [*problems, Problem(where, "", "the admin policy must be a mapping with a 'models' key")]
+    try:
+        policy = AdminPolicy.model_validate(data)
+    except ValidationError as exc:
+        return None, problems + validation_problems(exc, where, lines)
+    problems += _cross_check(policy, where, lines)
+    return (None if problems else policy), problems
+
+
+def load_admin_policy_text(text: str, where: str) -> AdminPolicy:
+    """Parse and validate an admin policy; a ConfigError lists every problem with file:line and key path."""
+    policy, problems = admin_policy_problems(text, where)
+    raise_problems(problems)
+    assert policy is not None  # no problems means a policy
+    return policy
+
+
+def _read(path: Path, where: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the admin policy ({exc.strerror}); check the path", where=where) from exc
+
+
+def load_admin_policy(path: Path | None, env: Mapping[str, str]) -> AdminPolicy:
+    """The admin policy from ``path``, else from the file named by GUARDRAIL_ADMIN_POLICY, else the default."""
+    if path is None and env.get(ADMIN_POLICY_ENV):
+        path = Path(env[ADMIN_POLICY_ENV])
+        return load_admin_policy_text(_read(path, f"{path} (from ${ADMIN_POLICY_ENV})"), str(path))
+    if path is None:
+        return default_admin_policy()
+    return load_admin_policy_text(_read(path, str(path)), str(path))
+
+
+def admin_policy_from_input(value: str, workspace: Path) -> AdminPolicy:
+    """The Action's ``admin-policy`` input: a path (relative to the workspace) or inline YAML; empty = default.
+
+    A single line that names an existing file, or ends in .yml/.yaml/.json, is a path; anything else is YAML text.
+    """
+    value = value.strip()
+    if not value:
+        return default_admin_policy()
+    if "\n" not in value:
+        path = Path(value) if os.path.isabs(value) else workspace / value
+        if path.is_file() or value.endswith((".yml", ".yaml", ".json")):
+            where = f"{path} (input {ACTION_INPUT})"
+            if not path.is_file():
+                raise ConfigError(
+                    f"no such file {str(path)!r}; give a path relative to the workspace, or inline YAML",
+                    where=f"input {ACTION_INPUT}",
+                )
+            return load_admin_policy_text(_read(path, where), where)
+    return load_admin_policy_text(value, f"input {ACTION_INPUT}")
