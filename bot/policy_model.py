@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -38,6 +38,8 @@ URL_BACKENDS: tuple[str, ...] = ("openai", "ollama", "anthropic")
 ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 RepoGlob = Annotated[str, StringConstraints(pattern=r"^(\*|[^/\s]+/[^/\s]+)$")]
 Lines = dict[tuple[str | int, ...], int]
+# A mapping keyed by a pattern: the schema must reject keys that miss the pattern, as the model does.
+_NO_OTHER_KEYS: dict[str, Any] = {"additionalProperties": False}
 
 
 class _Strict(BaseModel):
@@ -142,19 +144,26 @@ class RepoRule(_Strict):
 
     local_only: bool = Field(False, description="True: no cloud model is ever asked for these repositories.")
     cloud_fallback: bool = Field(True, description="False: no cloud fallback for these repositories.")
-    purposes: RulePurposes = Field(default_factory=RulePurposes)
+    purposes: RulePurposes = Field(
+        default_factory=RulePurposes, description="Narrower allow-lists for these repositories, per purpose."
+    )
 
 
 class AdminPolicy(_Strict):
     """The admin's policy file. Deny by default: a model not allowed for a repository and purpose is never called."""
 
-    models: dict[ModelName, ModelEntry] = Field(description="Every model Guardrail may call, by name.")
-    purposes: AdminPurposes = Field(default_factory=AdminPurposes)
+    models: dict[ModelName, ModelEntry] = Field(
+        description="Every model Guardrail may call, by name.", json_schema_extra=_NO_OTHER_KEYS
+    )
+    purposes: AdminPurposes = Field(
+        default_factory=AdminPurposes, description="Which models each purpose may use, in order. Absent: none."
+    )
     local_only: bool = Field(False, description="True: no repository ever reaches a cloud model.")
     cloud_fallback: bool = Field(True, description="False: no repository falls back to a cloud model.")
     repos: dict[RepoGlob, RepoRule] = Field(
         default_factory=dict,
         description="owner/name globs (case-insensitive); the most specific match narrows the top level.",
+        json_schema_extra=_NO_OTHER_KEYS,
     )
 
     def allowed(self, purpose: Purpose) -> list[str]:
@@ -315,14 +324,22 @@ def _read(path: Path, where: str) -> str:
         raise ConfigError(f"cannot read the admin policy ({exc.strerror}); check the path", where=where) from exc
 
 
-def load_admin_policy(path: Path | None, env: Mapping[str, str]) -> AdminPolicy:
-    """The admin policy from ``path``, else from the file named by GUARDRAIL_ADMIN_POLICY, else the default."""
+def admin_policy_source(path: Path | None, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """(text, where) of the admin policy named by ``path`` or by $GUARDRAIL_ADMIN_POLICY; None when neither is set."""
     if path is None and env.get(ADMIN_POLICY_ENV):
         path = Path(env[ADMIN_POLICY_ENV])
-        return load_admin_policy_text(_read(path, f"{path} (from ${ADMIN_POLICY_ENV})"), str(path))
+        return _read(path, f"{path} (from ${ADMIN_POLICY_ENV})"), str(path)
     if path is None:
+        return None
+    return _read(path, str(path)), str(path)
+
+
+def load_admin_policy(path: Path | None, env: Mapping[str, str]) -> AdminPolicy:
+    """The admin policy from ``path``, else from the file named by $GUARDRAIL_ADMIN_POLICY, else the default."""
+    source = admin_policy_source(path, env)
+    if source is None:
         return default_admin_policy()
-    return load_admin_policy_text(_read(path, str(path)), str(path))
+    return load_admin_policy_text(*source)
 
 
 def admin_policy_from_input(value: str, workspace: Path) -> AdminPolicy:

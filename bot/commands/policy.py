@@ -1,0 +1,165 @@
+"""`guardrail policy`: explain which models a repository gets, check the policy files, print their JSON Schemas.
+
+    guardrail policy explain --admin-policy FILE --repo PATH --repo-name owner/name --purpose patch [--base REV]
+    guardrail policy check [--admin-policy FILE] [--repo PATH --base REV | --repo-config FILE] [--repo-name N]
+    guardrail policy schema [--which admin|repo] [--out DIR]
+
+The repository's config is read from the base revision (default HEAD), never from the working tree: what a pull
+request changes there does not apply to itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from bot.config import REPO_CONFIG_PATH, RepoConfig
+from bot.errors import ConfigError
+from bot.policy import (
+    SCHEMA_FILES,
+    AdminPolicy,
+    admin_policy_problems,
+    admin_policy_source,
+    check_repo_against,
+    default_admin_policy,
+    explain,
+    explain_json,
+    load_admin_policy,
+    load_repo_config_with_lines,
+    repo_config_problems,
+    resolve,
+    schema_text,
+)
+from bot.policy_model import Lines, Problem
+from bot.types import PURPOSES
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "policy", help="explain and check the model policy", description=__doc__.splitlines()[0]
+    )
+    parser.set_defaults(run=run)
+    sub = parser.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+
+    explain_parser = sub.add_parser("explain", help="the ordered candidate models for a repository and purpose")
+    _source_args(explain_parser)
+    explain_parser.add_argument("--purpose", required=True, choices=PURPOSES)
+    explain_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    check_parser = sub.add_parser("check", help="validate the admin policy and the repository config")
+    _source_args(check_parser)
+
+    schema_parser = sub.add_parser("schema", help="print or write the JSON Schemas of both files")
+    schema_parser.add_argument("--which", choices=("admin", "repo"), help="one schema (default: both, needs --out)")
+    schema_parser.add_argument("--out", type=Path, metavar="DIR", help=f"write {', '.join(SCHEMA_FILES.values())}")
+
+
+def _source_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--admin-policy", type=Path, metavar="FILE", help="default: $GUARDRAIL_ADMIN_POLICY, else the embedded policy"
+    )
+    parser.add_argument("--repo", type=Path, metavar="PATH", help="git repository whose config to read (default: .)")
+    parser.add_argument("--base", default=None, metavar="REV", help="revision to read the config from (default: HEAD)")
+    parser.add_argument("--repo-config", type=Path, metavar="FILE", help="a config file instead of --repo/--base")
+    parser.add_argument("--repo-name", metavar="OWNER/NAME", help="selects the admin policy's repos entry")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `guardrail policy ...`."""
+    command: str = args.policy_command
+    if command == "explain":
+        return _explain(args)
+    if command == "check":
+        return _check(args)
+    return _schema(args)
+
+
+# --- reading the repository's config ---------------------------------------------------------------------------
+
+
+def _read_at(repo: Path, rev: str, path: str) -> str | None:
+    """The file at a revision, or None when it does not exist there. Replaced by checks.worktree.read_file_at
+    once that lands; kept tiny on purpose."""
+    git = ["git", "-C", str(repo)]
+    found = subprocess.run([*git, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], capture_output=True)
+    if found.returncode != 0:
+        raise ConfigError(f"no revision {rev!r} in {repo}; pass --base with a branch, tag or sha", key="--base")
+    shown = subprocess.run([*git, "show", f"{rev}:{path}"], capture_output=True)
+    return shown.stdout.decode("utf-8") if shown.returncode == 0 else None
+
+
+def _repo_config_source(args: argparse.Namespace) -> tuple[str | None, str] | None:
+    """(text or None when absent, where) of the repository config the flags name; None when they name none."""
+    if args.repo_config is not None:
+        if args.repo is not None or args.base is not None:
+            raise ConfigError("give either --repo-config or --repo/--base, not both", key="--repo-config")
+        try:
+            return args.repo_config.read_text(encoding="utf-8"), str(args.repo_config)
+        except OSError as exc:
+            raise ConfigError(f"cannot read it ({exc.strerror})", where=str(args.repo_config)) from exc
+    if args.repo is None and args.base is None and args.policy_command == "check":
+        return None
+    repo: Path = args.repo or Path(".")
+    base: str = args.base or "HEAD"
+    return _read_at(repo, base, REPO_CONFIG_PATH), f"{base}:{REPO_CONFIG_PATH}"
+
+
+# --- the three actions -----------------------------------------------------------------------------------------
+
+
+def _explain(args: argparse.Namespace) -> int:
+    admin = load_admin_policy(args.admin_policy, os.environ)
+    source = _repo_config_source(args)
+    assert source is not None  # explain always reads one (default: HEAD of .)
+    text, where = source
+    config, lines = load_repo_config_with_lines(text, where)
+    resolution = resolve(admin, config, args.repo_name, args.purpose, repo_config_where=where, repo_config_lines=lines)
+    if args.json:
+        print(json.dumps(explain_json(resolution), indent=2))
+    else:
+        print(explain(resolution))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Every problem of both files, each with file:line and key path; exit 2 if there is any."""
+    admin_source = admin_policy_source(args.admin_policy, os.environ)
+    admin: AdminPolicy | None = default_admin_policy()
+    problems: list[Problem] = []
+    if admin_source is not None:
+        admin, problems = admin_policy_problems(*admin_source)
+    source = _repo_config_source(args)
+    if source is not None:
+        config: RepoConfig | None
+        lines: Lines
+        config, lines, repo_problems = repo_config_problems(*source)
+        problems += repo_problems
+        if admin is not None and config is not None:
+            problems += check_repo_against(admin, config, args.repo_name, source[1], lines)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"guardrail: {len(problems)} problem(s) in the policy files", file=sys.stderr)
+        return 2
+    print("ok")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    chosen: list[Literal["admin", "repo"]] = [args.which] if args.which else ["admin", "repo"]
+    if args.out is None:
+        if len(chosen) > 1:
+            raise ConfigError("give --which admin|repo to print one schema, or --out DIR to write both", key="--which")
+        sys.stdout.write(schema_text(chosen[0]))
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for which in chosen:
+        target = args.out / SCHEMA_FILES[which]
+        target.write_text(schema_text(which), encoding="utf-8")
+        print(f"wrote {target}")
+    return 0
