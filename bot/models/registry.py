@@ -1,0 +1,111 @@
+"""Backends by name, and ``create_model``: a ``ModelSpec`` from the policy in, a ready ``ChatModel`` out.
+
+Nothing is sent and nothing is loaded here: a missing API key, a missing ``local`` extra or a missing GGUF is
+reported now (``ModelUnavailable``), before any request, so a misconfigured cloud model never receives code.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot.errors import ConfigError, ModelUnavailable
+from bot.models import anthropic, llamacpp, ollama, openai
+from bot.models.base import ChatModel
+from bot.models.http import RetryPolicy
+from bot.types import ModelSpec
+
+
+def _create_openai(
+    spec: ModelSpec, *, env: Mapping[str, str], client: httpx.Client | None, retry: RetryPolicy | None, **_: Any
+) -> ChatModel:
+    url = spec.url or openai.DEFAULT_URL
+    key_env = spec.api_key_env or "OPENAI_API_KEY"
+    key = env.get(key_env) or None
+    if key is None and not is_loopback(url):
+        raise ModelUnavailable(
+            f"{spec.name}: ${key_env} is not set; {url} is not on this machine, so it needs an API key "
+            f"(set {key_env}, or name another variable in the model's api_key_env)"
+        )
+    return openai.OpenAIChat(spec, url=url, api_key=key, client=client, retry=retry)
+
+
+def _create_ollama(
+    spec: ModelSpec, *, env: Mapping[str, str], client: httpx.Client | None, retry: RetryPolicy | None, **_: Any
+) -> ChatModel:
+    key = env.get(spec.api_key_env) if spec.api_key_env else None
+    return ollama.OllamaChat(spec, url=spec.url or ollama.DEFAULT_URL, api_key=key, client=client, retry=retry)
+
+
+def _create_anthropic(
+    spec: ModelSpec, *, env: Mapping[str, str], client: httpx.Client | None, retry: RetryPolicy | None, **_: Any
+) -> ChatModel:
+    key_env = spec.api_key_env or anthropic.DEFAULT_KEY_ENV
+    key = env.get(key_env)
+    if not key:
+        raise ModelUnavailable(f"{spec.name}: ${key_env} is not set; the Anthropic API needs a key")
+    return anthropic.AnthropicChat(spec, url=spec.url or anthropic.DEFAULT_URL, api_key=key, client=client, retry=retry)
+
+
+def _create_llamacpp(spec: ModelSpec, *, env: Mapping[str, str], **_: Any) -> ChatModel:
+    if not llamacpp.extra_installed():
+        raise ModelUnavailable(f"{spec.name}: llama-cpp-python is not installed; {llamacpp.INSTALL_HINT}")
+    path = Path(os.path.expanduser(spec.model)) if spec.model else llamacpp.default_model_path()
+    if not path.is_file():
+        raise ModelUnavailable(f"{spec.name}: no GGUF file at {path}; Guardrail never downloads models")
+    threads_text = env.get(llamacpp.THREADS_ENV, "1")
+    try:
+        threads = int(threads_text)
+    except ValueError:
+        raise ConfigError(
+            f"must be a whole number of threads, not {threads_text!r}", key=llamacpp.THREADS_ENV
+        ) from None
+    if threads < 1:
+        raise ConfigError(f"must be at least 1, not {threads}", key=llamacpp.THREADS_ENV)
+    return llamacpp.LlamaCppChat(spec, path=path, n_threads=threads)
+
+
+BACKENDS: dict[str, Callable[..., ChatModel]] = {
+    "openai": _create_openai,
+    "ollama": _create_ollama,
+    "anthropic": _create_anthropic,
+    "llamacpp": _create_llamacpp,
+}
+
+
+def create_model(
+    spec: ModelSpec,
+    *,
+    env: Mapping[str, str],
+    client: httpx.Client | None = None,
+    retry: RetryPolicy | None = None,
+) -> ChatModel:
+    """The ``ChatModel`` for ``spec``. ``env`` is where API keys are looked up (``os.environ`` in production).
+
+    ``client`` is shared by HTTP backends (the caller closes it); ``retry`` sets backoff delays (tests make them
+    tiny). Raises ``ConfigError`` for an unknown backend, ``ModelUnavailable`` for a missing key, extra or file.
+    """
+    factory = BACKENDS.get(spec.backend)
+    if factory is None:
+        known = ", ".join(sorted(BACKENDS))
+        raise ConfigError(
+            f"model {spec.name!r}: unknown backend {spec.backend!r}; known backends: {known}", key="backend"
+        )
+    return factory(spec, env=env, client=client, retry=retry)
+
+
+def is_loopback(url: str) -> bool:
+    """True when ``url`` points at this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
