@@ -91,11 +91,11 @@ class ModelEntry(_Strict):
     def _url_where_needed(self) -> ModelEntry:
         if self.backend in URL_BACKENDS and not self.url:
             raise PydanticCustomError(
-                "url_required", "backend {backend!r} needs a 'url' (http or https)", {"backend": self.backend}
+                "url_required", "backend '{backend}' needs a 'url' (http or https)", {"backend": self.backend}
             )
         if self.backend in URL_BACKENDS and not self.model:
             raise PydanticCustomError(
-                "model_required", "backend {backend!r} needs a 'model' id", {"backend": self.backend}
+                "model_required", "backend '{backend}' needs a 'model' id", {"backend": self.backend}
             )
         return self
 
