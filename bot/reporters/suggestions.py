@@ -1,0 +1,254 @@
+"""From a verified Suggestion to inline review comments that GitHub accepts, and what is left for the summary.
+
+GitHub takes a review comment only on lines of the PR's diff, and a multi-line one only within one hunk; anything
+else fails the whole review with a 422. So every candidate is checked against the PR's diff (new side) before it
+is posted, and what does not fit is listed in the summary comment instead, with the reason.
+
+For the ``patch`` purpose, each hunk of the winning patch becomes one committable suggestion: the lines it replaces
+in the head file (its changed lines, trimmed of leading and trailing context) and their replacement. A pure insertion
+is anchored on the context line before it (or after it). A hunk that cannot be said so (a new file, a deletion
+of a file, no context to anchor on, lines outside the PR's diff) goes to the summary as a ```diff block.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.diff import FileDiff, Hunk, format_diff, hunk_range_ok, parse_diff
+from bot.reporters.markers import fingerprint, fingerprint_marker
+from bot.types import DraftReviewComment, GateResult, Outcome, Suggestion
+
+_BACKTICKS = re.compile(r"`+")
+_GATE_MARK = {"pass": "✓", "fail": "✗", "error": "⚠", "skipped": "(skipped)"}
+
+
+# --- rendering -----------------------------------------------------------------------------------------------------
+
+
+def fence_for(text: str) -> str:
+    """A backtick fence longer than any backtick run inside ``text`` (CommonMark), at least three."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def suggestion_block(replacement: str) -> str:
+    """A committable ```suggestion block; its content replaces the commented lines (empty: deletes them)."""
+    body = replacement[:-1] if replacement.endswith("\n") else replacement
+    fence = fence_for(body)
+    return f"{fence}suggestion\n{body}\n{fence}" if body or replacement else f"{fence}suggestion\n{fence}"
+
+
+def code_block(text: str, info: str = "diff") -> str:
+    body = text[:-1] if text.endswith("\n") else text
+    fence = fence_for(body)
+    return f"{fence}{info}\n{body}\n{fence}"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who wrote a suggestion and what checked it; every posted comment carries it."""
+
+    model: str
+    backend: str
+    location: str
+    template: str
+    gates: tuple[GateResult, ...]
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> Provenance | None:
+        won = outcome.winning_attempt
+        if won is None:
+            return None
+        return cls(won.model, won.backend, won.location, won.template, won.gates)
+
+    def gates_text(self) -> str:
+        return ", ".join(f"{g.name} {_GATE_MARK.get(g.status, g.status)}" for g in self.gates) or "none ran"
+
+    def line(self) -> str:
+        template = f", template `{self.template}`" if self.template else ""
+        return (
+            f"<sub>Guardrail · written by `{self.model}` ({self.backend}, {self.location}{template}) · "
+            f"gates: {self.gates_text()}</sub>"
+        )
+
+
+# --- candidates ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A comment Guardrail would like to put on ``start_line``..``line`` of ``path`` at the PR head."""
+
+    path: str
+    line: int
+    text: str
+    start_line: int | None = None
+    replacement: str | None = None
+    diff: str = ""  # the patch hunk it came from, shown in the summary if it cannot go inline
+
+    @property
+    def span(self) -> str:
+        first = self.start_line or self.line
+        return f"{self.path}:{first}" if first == self.line else f"{self.path}:{first}-{self.line}"
+
+
+def _hunk_text(file: FileDiff, hunk: Hunk) -> str:
+    return format_diff([FileDiff(file.old_path, file.new_path, (hunk,), is_new=file.is_new)])
+
+
+def _hunk_candidate(file: FileDiff, hunk: Hunk, note: str) -> Candidate | str:
+    """One patch hunk as a replacement of head-file lines, or the reason it cannot be one."""
+    rows: list[tuple[str, int]] = []  # (line, old-side line number, for context and removed lines)
+    old_no = hunk.old_start
+    for raw in hunk.lines:
+        if raw.startswith("\\"):
+            continue
+        rows.append((raw, old_no))
+        if raw[:1] in (" ", "-"):
+            old_no += 1
+    changed = [i for i, (raw, _) in enumerate(rows) if raw[:1] in "+-"]
+    if not changed:
+        return "the hunk changes nothing"
+    first, last = changed[0], changed[-1]
+    if not any(rows[i][0].startswith("-") for i in changed):  # pure insertion: anchor on a context line
+        if first > 0:
+            first -= 1
+        elif last + 1 < len(rows):
+            last += 1
+        else:
+            return "an insertion with no line around it to attach a suggestion to"
+    span = rows[first : last + 1]
+    old_lines = [no for raw, no in span if raw[:1] in (" ", "-")]
+    replacement = "".join(raw[1:] + "\n" for raw, _ in span if raw[:1] in (" ", "+"))
+    start, end = old_lines[0], old_lines[-1]
+    return Candidate(
+        path=file.path,
+        line=end,
+        start_line=start if start != end else None,
+        text=note,
+        replacement=replacement,
+        diff=_hunk_text(file, hunk),
+    )
+
+
+def candidates_from_patch(patch: str, note: str) -> tuple[list[Candidate], list[tuple[str, str]]]:
+    """The patch's hunks as candidates, and (diff text, reason) for those that cannot be suggestions at all."""
+    candidates: list[Candidate] = []
+    unexpressible: list[tuple[str, str]] = []
+    for file in parse_diff(patch):
+        if file.is_binary or file.is_new or file.is_deleted or file.is_rename:
+            what = "binary" if file.is_binary else "new" if file.is_new else "deleted" if file.is_deleted else "renamed"
+            text = format_diff([file]) if not file.is_binary else f"(binary change to {file.path})\n"
+            unexpressible.append((text, f"{file.path}: a {what} file cannot be a suggestion"))
+            continue
+        for hunk in file.hunks:
+            made = _hunk_candidate(file, hunk, note)
+            if isinstance(made, str):
+                unexpressible.append((_hunk_text(file, hunk), f"{file.path}: {made}"))
+            else:
+                candidates.append(made)
+    return candidates, unexpressible
+
+
+def candidates_of(suggestion: Suggestion) -> tuple[list[Candidate], list[tuple[str, str]]]:
+    if suggestion.purpose == "patch":
+        return candidates_from_patch(suggestion.patch, "Guardrail's verified patch changes these lines:")
+    comments = [
+        Candidate(c.path, c.line, c.body, start_line=c.start_line, replacement=c.replacement)
+        for c in suggestion.comments
+    ]
+    return comments, []
+
+
+# --- the plan ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A candidate that goes inline, with its fingerprint."""
+
+    candidate: Candidate
+    fingerprint: str
+
+    def body(self, provenance: Provenance | None) -> str:
+        parts = [fingerprint_marker(self.fingerprint), self.candidate.text.strip()]
+        if self.candidate.replacement is not None:
+            parts.append(suggestion_block(self.candidate.replacement))
+        if provenance is not None:
+            parts.append(provenance.line())
+        return "\n\n".join(p for p in parts if p)
+
+    def draft(self, provenance: Provenance | None) -> DraftReviewComment:
+        c = self.candidate
+        multi = c.start_line is not None and c.start_line < c.line
+        return DraftReviewComment(
+            path=c.path,
+            line=c.line,
+            body=self.body(provenance),
+            side="RIGHT",
+            start_line=c.start_line if multi else None,
+            start_side="RIGHT" if multi else None,
+        )
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Something verified that is not posted inline, and why; listed in the summary."""
+
+    reason: str
+    candidate: Candidate | None = None
+    diff: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewPlan:
+    head_sha: str
+    inline: tuple[Placed, ...] = ()
+    leftovers: tuple[Leftover, ...] = ()
+
+    def without_inline(self, reason: str) -> ReviewPlan:
+        """The same plan with every inline comment moved to the leftovers (after GitHub refused the review)."""
+        moved = tuple(Leftover(reason, p.candidate, p.candidate.diff) for p in self.inline)
+        return ReviewPlan(self.head_sha, (), self.leftovers + moved)
+
+
+def plan_review(suggestion: Suggestion | None, pr_diff: str, head_sha: str, max_inline: int) -> ReviewPlan:
+    """Which candidates go inline (inside the PR's diff, up to ``max_inline``) and which go to the summary."""
+    if suggestion is None:
+        return ReviewPlan(head_sha)
+    candidates, unexpressible = candidates_of(suggestion)
+    files = parse_diff(pr_diff)
+    inline: list[Placed] = []
+    leftovers = [Leftover(reason, None, text) for text, reason in unexpressible]
+    seen: set[str] = set()
+    for cand in candidates:
+        fp = fingerprint(cand.path, cand.start_line, cand.line, cand.replacement, head_sha)
+        if fp in seen:
+            continue
+        seen.add(fp)
+        if not hunk_range_ok(files, cand.path, cand.start_line, cand.line):
+            reason = f"{cand.span} is not inside one hunk of the PR's diff, where GitHub accepts comments"
+            leftovers.append(Leftover(reason, cand, cand.diff))
+        elif len(inline) >= max_inline:
+            leftovers.append(Leftover(f"over the cap of {max_inline} inline comments", cand, cand.diff))
+        else:
+            inline.append(Placed(cand, fp))
+    return ReviewPlan(head_sha, tuple(inline), tuple(leftovers))
+
+
+def leftover_markdown(leftovers: Sequence[Leftover]) -> str:
+    """The leftovers as a Markdown list with their suggestion or diff blocks."""
+    out: list[str] = []
+    for item in leftovers:
+        cand = item.candidate
+        head = f"- `{cand.span}`: {item.reason}" if cand else f"- {item.reason}"
+        out.append(head)
+        if cand is not None and cand.text.strip() and not item.diff:
+            out.append("  " + cand.text.strip().replace("\n", "\n  "))
+        if item.diff:
+            out.append("\n" + code_block(item.diff, "diff") + "\n")
+        elif cand is not None and cand.replacement is not None:
+            out.append("\n" + code_block(cand.replacement, "text") + "\n")
+    return "\n".join(out)
