@@ -1,0 +1,194 @@
+"""Every subprocess the gates start goes through :func:`run`.
+
+PR code is untrusted, so each command gets:
+
+- a timeout, after which its whole process group is killed (SIGKILL);
+- the process group killed after a normal exit too, so a test that forked a sleeper leaves nothing behind;
+- an environment scrubbed of tokens, keys and secrets (by name pattern, see :data:`SCRUB_DEFAULT`);
+- where the OS allows it, its own network namespace (only loopback, brought up) and its own PID namespace, so it
+  cannot reach the network and every process it started dies with it. Whether that worked is probed once and
+  reported in :attr:`ProcResult.network_isolated`; the gates say so in their summary when it did not.
+
+Output goes to temporary files rather than pipes: a grandchild that keeps a pipe open would otherwise make the
+caller wait for it, and a chatty test cannot fill memory (only the tail of each stream is kept).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from bot.errors import GateError
+
+# Environment variables PR code never sees (fnmatch patterns, matched on the upper-cased name).
+SCRUB_DEFAULT: tuple[str, ...] = (
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "GH_ENTERPRISE_TOKEN",
+    "*TOKEN*",
+    "*_API_KEY",
+    "*_APIKEY",
+    "*_KEY",
+    "*SECRET*",
+    "*PASSWORD*",
+    "*_PASSWD",
+    "*CREDENTIALS*",
+    "AWS_*",
+    "AZURE_*",
+    "ACTIONS_*",
+    "GUARDRAIL_WEBHOOK_*",
+    "SSH_AUTH_SOCK",
+    "TWINE_*",
+    "NETRC",
+)
+
+MAX_OUTPUT_CHARS = 2_000_000  # tail kept of each of stdout and stderr
+_SH_LO_UP = 'ip link set lo up >/dev/null 2>&1 || exit 97; exec "$@"'
+
+
+@dataclass(frozen=True)
+class ProcResult:
+    """What a command did. ``returncode`` is -9 (or the killing signal, negated) when it was killed."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    timed_out: bool
+    network_isolated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    def describe(self) -> str:
+        """One line for a gate summary: the command and how it ended."""
+        cmd = " ".join(self.argv)
+        if self.timed_out:
+            return f"`{cmd}` timed out after {self.seconds:.1f}s and was killed"
+        return f"`{cmd}` exited {self.returncode} in {self.seconds:.1f}s"
+
+
+def scrubbed_env(scrub: Sequence[str] = (), base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``base`` (default: this process's environment) without the variables matching any pattern."""
+    patterns = [p.upper() for p in (*SCRUB_DEFAULT, *scrub)]
+    source = os.environ if base is None else base
+    return {
+        name: value
+        for name, value in source.items()
+        if not any(fnmatch.fnmatchcase(name.upper(), pattern) for pattern in patterns)
+    }
+
+
+@functools.cache
+def isolation_prefix() -> tuple[str, ...]:
+    """The command prefix that runs a program without network (loopback up) and in its own PID namespace.
+
+    Probed once per process; empty when no variant works here (then commands run with the host's network).
+    """
+    unshare = shutil.which("unshare")
+    if unshare is None or shutil.which("ip") is None:
+        return ()
+    variants = (
+        (unshare, "--net", "--pid", "--fork", "--kill-child"),
+        (unshare, "--map-root-user", "--net", "--pid", "--fork", "--kill-child"),
+        (unshare, "--net"),
+        (unshare, "--map-root-user", "--net"),
+    )
+    for variant in variants:
+        prefix = (*variant, "sh", "-c", _SH_LO_UP, "sh")
+        try:
+            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, env=scrubbed_env(), check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if probe.returncode == 0:
+            return prefix
+    return ()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is already gone
+
+
+def _tail(stream: IO[bytes]) -> str:
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    stream.seek(max(0, size - MAX_OUTPUT_CHARS))
+    return stream.read().decode("utf-8", errors="replace")
+
+
+def _watch(proc: subprocess.Popen[bytes], deadline: float, done: threading.Event, expired: threading.Event) -> None:
+    # The caller blocks in wait() (no polling latency on a normal exit); this thread only acts on a timeout.
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        expired.set()
+        _kill_group(proc)
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    timeout: float,
+    env_extra: Mapping[str, str] | None = None,
+    scrub: Sequence[str] = (),
+    input: str | None = None,
+    isolate_network: bool = True,
+) -> ProcResult:
+    """Run ``argv`` in ``cwd`` with a scrubbed environment and a timeout; kill its whole process group at the end.
+
+    ``env_extra`` is added after scrubbing (so the gates can set PYTHONPATH); ``scrub`` adds name patterns to
+    :data:`SCRUB_DEFAULT`. ``input`` is sent on stdin. ``isolate_network=False`` is for our own git and ruff calls,
+    which run no PR code. Raises GateError only when the program cannot be started at all.
+    """
+    env = scrubbed_env(scrub)
+    env.update(env_extra or {})
+    prefix = isolation_prefix() if isolate_network else ()
+    full = [*prefix, *argv]
+    start = time.monotonic()
+    done, expired = threading.Event(), threading.Event()
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryFile() as stdin,
+    ):
+        if input is not None:
+            stdin.write(input.encode("utf-8"))
+            stdin.seek(0)
+        try:
+            proc = subprocess.Popen(full, cwd=cwd, env=env, stdin=stdin, stdout=out, stderr=err, start_new_session=True)
+        except OSError as exc:
+            raise GateError(f"cannot run {argv[0]!r} in {cwd}: {exc.strerror}; is it installed and on PATH?") from exc
+        watchdog = threading.Thread(target=_watch, args=(proc, start + timeout, done, expired), daemon=True)
+        watchdog.start()
+        try:
+            returncode = proc.wait()
+        finally:
+            done.set()
+            _kill_group(proc)  # leftovers of a normal exit, or everything on KeyboardInterrupt
+            proc.wait()
+            watchdog.join()
+        seconds = time.monotonic() - start
+        return ProcResult(
+            argv=tuple(argv),
+            returncode=returncode,
+            stdout=_tail(out),
+            stderr=_tail(err),
+            seconds=seconds,
+            timed_out=expired.is_set(),
+            network_isolated=bool(prefix),
+        )

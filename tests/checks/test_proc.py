@@ -1,0 +1,102 @@
+"""checks.proc: timeouts, process-group kill, scrubbed environment, network isolation."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from checks import proc
+
+
+def _alive(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_output_and_exit_status(tmp_path: Path) -> None:
+    code = "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"
+    result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30)
+    assert (result.returncode, result.stdout, result.stderr, result.timed_out) == (3, "out\n", "err\n", False)
+    assert not result.ok
+
+
+def test_stdin_is_passed(tmp_path: Path) -> None:
+    code = "import sys; print(sys.stdin.read().upper())"
+    result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30, input="hello", isolate_network=False)
+    assert result.stdout == "HELLO\n"
+
+
+@pytest.mark.parametrize("isolate", [True, False])
+def test_timeout_kills_the_whole_group(tmp_path: Path, isolate: bool) -> None:
+    marker = f"31337.{os.getpid()}{int(isolate)}"
+    code = f"import subprocess, time; subprocess.Popen(['sleep', '{marker}']); time.sleep(600)"
+    start = time.monotonic()
+    result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=1.5, isolate_network=isolate)
+    assert result.timed_out
+    assert time.monotonic() - start < 10
+    assert "timed out" in result.describe()
+    time.sleep(0.2)
+    assert _alive(marker) == []
+
+
+def test_leftover_children_are_killed_after_a_normal_exit(tmp_path: Path) -> None:
+    marker = f"31338.{os.getpid()}"
+    code = f"import subprocess; subprocess.Popen(['sleep', '{marker}']); print('bye')"
+    result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30)
+    assert result.ok and result.stdout == "bye\n"
+    assert result.seconds < 10  # did not wait for the sleeper's stdout to close
+    time.sleep(0.2)
+    assert _alive(marker) == []
+
+
+def test_secrets_are_scrubbed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GITHUB_TOKEN", "OPENAI_API_KEY", "AWS_ACCESS_KEY_ID", "DB_PASSWORD", "MY_SECRET", "COMPANY_X"):
+        monkeypatch.setenv(name, "s3cr3t")
+    monkeypatch.setenv("HARMLESS", "visible")
+    code = "import os, json; print(json.dumps(dict(os.environ)))"
+    result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30, scrub=["COMPANY_*"])
+    assert "s3cr3t" not in result.stdout
+    assert '"HARMLESS": "visible"' in result.stdout
+
+
+def test_env_extra_is_added_after_scrubbing(tmp_path: Path) -> None:
+    code = "import os; print(os.environ['MY_TOKEN'])"
+    result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30, env_extra={"MY_TOKEN": "given"})
+    assert result.stdout == "given\n"
+
+
+def test_missing_program_is_a_gate_error(tmp_path: Path) -> None:
+    with pytest.raises(proc.GateError, match="no-such-program"):
+        proc.run(["no-such-program-xyz"], cwd=tmp_path, timeout=5, isolate_network=False)
+
+
+@pytest.mark.skipif(not proc.isolation_prefix(), reason="this OS does not allow network namespaces here")
+def test_network_is_isolated_but_loopback_works(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """
+        import socket
+        print(sorted(name for _, name in socket.if_nameindex()))
+        server = socket.create_server(("127.0.0.1", 0))
+        client = socket.create_connection(server.getsockname(), timeout=5)
+        conn, _ = server.accept()
+        client.sendall(b"ping")
+        print(conn.recv(4).decode())
+        """
+    )
+    result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30)
+    assert result.network_isolated
+    assert result.stdout.split() == ["['lo']", "ping"], result.stderr
