@@ -1,0 +1,305 @@
+"""The gate engine's benchmark: ``run_gates`` against running ruff and pytest by hand, side by side in one run.
+
+    python -m benchmarks.gates [--rounds N] [--only generated|self] [--json]
+
+For each subject (a generated repository of realistic size, and a clone of this project at its HEAD) it measures,
+interleaved within each round (the order rotates every round, so drift in the machine's load hits all three alike):
+
+- ``raw``: ``ruff check .`` then ``python -m pytest -q -p no:cacheprovider`` in a checkout of the head with the patch
+  applied, prepared (and warmed once) outside the timing: what a developer pays to check the patch by hand;
+- ``cached``: ``run_gates`` on that patch, with the head's baseline already in ``cache_dir`` (warmed outside the
+  timing);
+- ``first``: ``run_gates`` with a new, empty ``cache_dir``: the first patch on a new head, baseline included.
+
+It prints the medians and the median of each round's ratio (cached/raw and first/raw) against the targets
+(1.15 and 2.3), and exits 1 when a target is missed. Every measured gate run must accept the patch; a rejection stops
+the benchmark (measuring a rejected patch would say nothing). Both sides use this interpreter's environment: its
+``bin`` directory goes first on PATH, so ``python`` in a tests command is ``sys.executable``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from benchmarks.gen_repo import RepoSpec, generate
+from bot.types import GateSettings, Verdict
+
+TARGETS: dict[str, float] = {"cached": 1.15, "first": 2.3}
+KINDS = ("raw", "cached", "first")
+SELF_TESTS = 'python -m pytest -q -m "not slow and not model"'
+SELF_MODULE = "bot/types.py"
+PROJECT = Path(__file__).resolve().parent.parent
+
+RunGates = Callable[..., Verdict]
+
+
+class BenchmarkError(RuntimeError):
+    """The benchmark cannot measure anything meaningful (a rejected patch, a raw run that failed)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One repository under benchmark: the commits, the patch, the gate settings and the raw checkout."""
+
+    name: str
+    description: str
+    repo: Path
+    base: str
+    head: str
+    patch: str
+    settings: GateSettings
+    checkout: Path  # head with the patch applied, for the raw measurement
+    raw_pytest_args: tuple[str, ...]
+    raw_must_pass: bool = True
+
+
+@dataclass(frozen=True)
+class Row:
+    """The figures of one subject: medians in seconds and the median per-round ratios."""
+
+    name: str
+    description: str
+    tests_command: str
+    rounds: int
+    raw: float
+    cached: float
+    first: float
+    cached_ratio: float
+    first_ratio: float
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    gate_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def cached_ok(self) -> bool:
+        return self.cached_ratio <= TARGETS["cached"]
+
+    @property
+    def first_ok(self) -> bool:
+        return self.first_ratio <= TARGETS["first"]
+
+
+def summarize(subject: Subject, samples: dict[str, list[float]], gate_seconds: dict[str, dict[str, float]]) -> Row:
+    """Medians of each kind, and the median over rounds of cached/raw and first/raw measured in the same round."""
+    rounds = len(samples["raw"])
+    if rounds == 0 or any(len(samples[kind]) != rounds for kind in KINDS):
+        raise ValueError(f"need the same number (>0) of raw, cached and first samples, got {samples}")
+    ratios = {
+        kind: statistics.median(measured / raw for measured, raw in zip(samples[kind], samples["raw"], strict=True))
+        for kind in ("cached", "first")
+    }
+    return Row(
+        name=subject.name,
+        description=subject.description,
+        tests_command=subject.settings.tests_command,
+        rounds=rounds,
+        raw=statistics.median(samples["raw"]),
+        cached=statistics.median(samples["cached"]),
+        first=statistics.median(samples["first"]),
+        cached_ratio=ratios["cached"],
+        first_ratio=ratios["first"],
+        samples=samples,
+        gate_seconds=gate_seconds,
+    )
+
+
+def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = _run(["git", "-c", "commit.gpgsign=false", *args], cwd)
+    if done.returncode != 0:
+        raise BenchmarkError(f"git {' '.join(args)} failed in {cwd}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _ruff() -> str:
+    beside = Path(sys.executable).parent / "ruff"
+    return str(beside) if beside.exists() else "ruff"
+
+
+def measure_raw(subject: Subject) -> float:
+    """Seconds for ``ruff check .`` then pytest in the prepared checkout (both always run, like by hand)."""
+    start = time.perf_counter()
+    ruff = _run([_ruff(), "check", "."], subject.checkout)
+    tests = _run([sys.executable, "-m", "pytest", *subject.raw_pytest_args], subject.checkout)
+    seconds = time.perf_counter() - start
+    if subject.raw_must_pass and (ruff.returncode != 0 or tests.returncode != 0):
+        raise BenchmarkError(
+            f"{subject.name}: the raw run failed in {subject.checkout} (ruff {ruff.returncode}, pytest "
+            f"{tests.returncode}):\n{ruff.stdout[-2000:]}{tests.stdout[-4000:]}{tests.stderr[-2000:]}"
+        )
+    return seconds
+
+
+def measure_gates(subject: Subject, cache_dir: Path, run_gates: RunGates) -> tuple[float, Verdict]:
+    """Seconds for one ``run_gates`` call; BenchmarkError unless the verdict is ``accept``."""
+    start = time.perf_counter()
+    verdict = run_gates(subject.repo, subject.base, subject.head, subject.patch, subject.settings, cache_dir=cache_dir)
+    seconds = time.perf_counter() - start
+    if verdict.verdict != "accept":
+        detail = "\n".join(f"  {gate.name}: {gate.status}: {gate.summary}" for gate in verdict.gates)
+        raise BenchmarkError(
+            f"{subject.name}: the gates rejected the benchmark's patch ({verdict.reason}); a benchmark of a "
+            f"rejected patch measures nothing:\n{detail}"
+        )
+    return seconds, verdict
+
+
+def _add_gate_seconds(into: dict[str, list[float]], verdict: Verdict) -> None:
+    for gate in verdict.gates:
+        into.setdefault(gate.name, []).append(gate.seconds)
+
+
+def measure(subject: Subject, rounds: int, work: Path, run_gates: RunGates, log: Callable[[str], None]) -> Row:
+    """Warm up outside the timing, then ``rounds`` rounds of raw, cached and first in a rotating order."""
+    warm_cache = work / f"{subject.name}-cache-warm"
+    log(f"{subject.name}: warming up (raw checkout, baseline cache)")
+    measure_raw(subject)
+    measure_gates(subject, warm_cache, run_gates)
+    samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    per_gate: dict[str, dict[str, list[float]]] = {"cached": {}, "first": {}}
+    for index in range(rounds):
+        order = KINDS[index % 3 :] + KINDS[: index % 3]
+        for kind in order:
+            if kind == "raw":
+                seconds = measure_raw(subject)
+            else:
+                cache = warm_cache if kind == "cached" else work / f"{subject.name}-cache-first-{index}"
+                seconds, verdict = measure_gates(subject, cache, run_gates)
+                _add_gate_seconds(per_gate[kind], verdict)
+            samples[kind].append(seconds)
+            log(f"{subject.name}: round {index + 1}/{rounds} {kind:6} {seconds:6.2f}s")
+    gate_seconds = {
+        kind: {name: statistics.median(values) for name, values in gates.items()} for kind, gates in per_gate.items()
+    }
+    return summarize(subject, samples, gate_seconds)
+
+
+def prepare_generated(work: Path, spec: RepoSpec) -> Subject:
+    """Generate the repository and a checkout of its head with the patch applied."""
+    repo = generate(work / "ledger", spec)
+    checkout = work / "ledger-raw"
+    _git(repo.path, "worktree", "add", "--detach", "--quiet", str(checkout), repo.head)
+    done = subprocess.run(["git", "apply"], cwd=checkout, input=repo.patch, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchmarkError(f"the generated patch does not apply in {checkout}: {done.stderr.strip()}")
+    description = f"generated: {repo.modules} modules, {repo.tests} tests in {repo.test_files} files"
+    return Subject(
+        name="generated",
+        description=description,
+        repo=repo.path,
+        base=repo.base,
+        head=repo.head,
+        patch=repo.patch,
+        settings=GateSettings(),
+        checkout=checkout,
+        raw_pytest_args=("-q", "-p", "no:cacheprovider"),
+    )
+
+
+def docstring_patch(text: str, note: str) -> str:
+    """``text`` with ``note`` added as a last paragraph of its module docstring (a harmless change)."""
+    lines = text.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped.startswith('"""'):
+            continue
+        if stripped.endswith('"""') and len(stripped) > 6:  # a one-line docstring: make it two paragraphs
+            lines[index] = line.rstrip()[:-3] + f"\n\n{note}\n" + '"""\n'
+            return "".join(lines)
+        for end in range(index + 1, len(lines)):
+            if lines[end].strip().endswith('"""'):
+                lines.insert(end, f"\n{note}\n")
+                return "".join(lines)
+    raise BenchmarkError("no module docstring found to patch")
+
+
+def prepare_self(work: Path, source: Path, module: str) -> Subject:
+    """Clone this project at its HEAD; the patch is a docstring change to ``module``; base is HEAD~1."""
+    repo = work / "guardrail"
+    _git(work, "clone", "--quiet", str(source), str(repo))
+    head = _git(repo, "rev-parse", "HEAD").strip()
+    base = _git(repo, "rev-parse", "HEAD~1").strip()
+    checkout = work / "guardrail-raw"
+    _git(repo, "worktree", "add", "--detach", "--quiet", str(checkout), head)
+    target = checkout / module
+    target.write_text(docstring_patch(target.read_text(encoding="utf-8"), "(Touched by the gate benchmark.)"))
+    patch = _git(checkout, "diff", "--no-color", "--no-ext-diff")
+    sha = _git(repo, "log", "-1", "--format=%h %s").strip()
+    return Subject(
+        name="self",
+        description=f"this project at {sha[:60]}",
+        repo=repo,
+        base=base,
+        head=head,
+        patch=patch,
+        settings=GateSettings(tests_command=SELF_TESTS),
+        checkout=checkout,
+        raw_pytest_args=("-q", "-p", "no:cacheprovider", "-m", "not slow and not model"),
+        raw_must_pass=False,
+    )
+
+
+def render(rows: list[Row]) -> str:
+    """The table: medians, ratios with PASS/FAIL, the tests command, and where the gates spent their time."""
+    out = [f"{'subject':10} {'raw':>7} {'cached':>7} {'first':>7}   {'cached/raw':>15}   {'first/raw':>15}"]
+    for row in rows:
+        cached = f"{row.cached_ratio:.2f} {'PASS' if row.cached_ok else 'FAIL'}"
+        first = f"{row.first_ratio:.2f} {'PASS' if row.first_ok else 'FAIL'}"
+        out.append(f"{row.name:10} {row.raw:6.2f}s {row.cached:6.2f}s {row.first:6.2f}s   {cached:>15}   {first:>15}")
+    out.append(
+        f"targets: cached/raw <= {TARGETS['cached']}, first/raw <= {TARGETS['first']} (median of per-round ratios)"
+    )
+    for row in rows:
+        out.append(f"\n{row.name}: {row.description}; {row.rounds} rounds; tests command: {row.tests_command}")
+        for kind, gates in row.gate_seconds.items():
+            spent = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in gates.items())
+            out.append(f"  {kind} gates (median): {spent}")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gates", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per subject (default 3)")
+    parser.add_argument("--only", choices=("generated", "self"), help="measure one subject only")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--modules", type=int, default=RepoSpec.modules, help="size of the generated repository")
+    parser.add_argument("--self-module", default=SELF_MODULE, help="the module the self patch touches")
+    args = parser.parse_args(argv)
+    from checks.engine import run_gates  # late: the benchmark's helpers are importable without the engine
+
+    # "python" in a tests command must be this interpreter, for the gates as for the raw run.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.json else print
+    rows: list[Row] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="guardrail-bench-") as tmp:
+            work = Path(tmp)
+            log(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
+            if args.only in (None, "generated"):
+                subject = prepare_generated(work, RepoSpec(modules=args.modules))
+                rows.append(measure(subject, args.rounds, work, run_gates, log))
+            if args.only in (None, "self"):
+                subject = prepare_self(work, PROJECT, args.self_module)
+                rows.append(measure(subject, args.rounds, work, run_gates, log))
+            log(f"load average after: {os.getloadavg()[0]:.2f}")
+    except BenchmarkError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps([asdict(row) for row in rows], indent=2) if args.json else "\n" + render(rows))
+    return 0 if all(row.cached_ok and row.first_ok for row in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
