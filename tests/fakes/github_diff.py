@@ -43,6 +43,25 @@ class FileDiff:
     def patch(self) -> str:
         return "\n".join("\n".join([h.header, *h.lines]) for h in self.hunks)
 
+    def position_of(self, line: int, side: str) -> int | None:
+        """The deprecated ``position``: lines below the file's first ``@@`` header, later headers counted too."""
+        position = -1
+        for hunk in self.hunks:
+            position += 1
+            old_no, new_no = _starts(hunk.header)
+            for text in hunk.lines:
+                position += 1
+                kind = text[:1]
+                if side == "LEFT":
+                    here = old_no if kind in ("-", " ") else None
+                else:
+                    here = new_no if kind in ("+", " ") else None
+                if here == line:
+                    return position
+                old_no += kind in ("-", " ")
+                new_no += kind in ("+", " ")
+        return None
+
     def hunk_of(self, line: int, side: str) -> Hunk | None:
         return next((h for h in self.hunks if line in h.side_lines(side)), None)
 
@@ -80,6 +99,11 @@ def parse_diff(text: str) -> dict[str, FileDiff]:
                 hunk.right.add(new_no)
                 old_no, new_no = old_no + 1, new_no + 1
     return {f.path: f for f in files}
+
+
+def _starts(header: str) -> tuple[int, int]:
+    match = _HUNK_HEADER.match(header)
+    return (int(match[1]), int(match[3])) if match else (0, 0)
 
 
 def _file_header(line: str, current: FileDiff) -> bool:

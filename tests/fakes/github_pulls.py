@@ -164,6 +164,7 @@ def _review_comment(call: Call, pull: PullState, review: dict[str, Any], draft: 
     comment.pop("in_reply_to_id", None)
     side = draft.get("side") or "RIGHT"
     hunk = pull.files[draft["path"]].hunk_of(draft["line"], side)
+    position = pull.files[draft["path"]].position_of(draft["line"], side)
     url = f"{call.fake.base_url}/repos/{call.repo}/pulls/comments/{comment_id}"
     html_url = f"https://github.com/{call.repo}/pull/{pull.number}#discussion_r{comment_id}"
     start = draft.get("start_line")
@@ -174,8 +175,8 @@ def _review_comment(call: Call, pull: PullState, review: dict[str, Any], draft: 
         "pull_request_review_id": review["id"],
         "diff_hunk": "\n".join([hunk.header, *hunk.lines]) if hunk else "",
         "path": draft["path"],
-        "position": None,
-        "original_position": None,
+        "position": position,
+        "original_position": position,
         "commit_id": review["commit_id"],
         "original_commit_id": review["commit_id"],
         "user": review["user"],
