@@ -1,0 +1,249 @@
+"""The GitHub Action: from the triggering event to one review, one summary comment and one check run.
+
+    event (GITHUB_EVENT_PATH) ─► PullInfo ─► fetch base/head ─► policy at BASE ─► pipeline.run ─► Outcome
+        ─► review (verified suggestions inline) ─► summary comment (everything else) ─► check run (fail-on)
+        ─► job summary + outputs (verdict, posted, model) ─► exit code (1 when fail-on says so)
+
+Three modes (``guardrail action`` flags): the default computes and posts; ``--no-post --outcome-out FILE`` computes
+and saves the Outcome (the ``pull_request`` half of the fork-safe pair); ``--post-outcome FILE`` posts a saved
+Outcome after validating it (the ``workflow_run`` half). A fork PR's ``pull_request`` run has a read-only token: it
+reports through workflow annotations and the job summary instead, and says so. Misconfiguration (missing token,
+unreadable event, bad policy) raises ConfigError, which fails the step naming the input or file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot import pipeline
+from bot.audit import AuditLog, default_path
+from bot.config import REPO_CONFIG_PATH
+from bot.errors import ConfigError
+from bot.github import action_git
+from bot.github.action_settings import ActionSettings
+from bot.github.event import Ignored, PullEvent, read_event, read_payload
+from bot.github.outcome_file import read_outcome, write_outcome
+from bot.github.port import GitHubPort
+from bot.models.base import ChatModel
+from bot.models.registry import create_model
+from bot.policy import load_repo_config_with_lines, resolve
+from bot.reporters.base import PostContext, ReportResult, VerdictName, fails, verdict_of
+from bot.reporters.github_check import CheckReporter
+from bot.reporters.github_review import ReviewReporter
+from bot.reporters.github_summary import SummaryReporter
+from bot.reporters.suggestions import plan_review
+from bot.reporters.workflow import FORK_NOTE, WorkflowReporter, append_step_summary
+from bot.types import ModelSpec, Outcome, PullInfo, PullRequest, Purpose
+
+WRITERS = ("admin", "maintain", "write")
+PortFactory = Callable[[ActionSettings], GitHubPort]
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    verdict: VerdictName
+    posted: bool
+    model: str
+    exit_code: int
+    reports: tuple[ReportResult, ...] = ()
+
+
+def default_port(settings: ActionSettings) -> GitHubPort:
+    from bot.github.pygithub_adapter import PyGithubAdapter
+
+    return PyGithubAdapter(token=settings.token, base_url=settings.api_url)
+
+
+def _say(message: str) -> None:
+    print(f"guardrail: {message}", file=sys.stderr, flush=True)
+
+
+# --- outputs -------------------------------------------------------------------------------------------------------
+
+
+def write_outputs(path: Path | None, values: Mapping[str, str]) -> None:
+    """Append ``values`` to ``$GITHUB_OUTPUT`` in the heredoc form, with a random delimiter."""
+    if path is None:
+        return
+    with path.open("a", encoding="utf-8") as handle:
+        for name, value in values.items():
+            delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+            handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+def _finish(settings: ActionSettings, result: ActionResult) -> int:
+    posted = "true" if result.posted else "false"
+    write_outputs(settings.output, {"verdict": result.verdict, "posted": posted, "model": result.model})
+    for report in result.reports:
+        _say(f"{report.reporter}: {report.detail}")
+    _say(f"verdict {result.verdict}; exit {result.exit_code}")
+    return result.exit_code
+
+
+def _ignored(settings: ActionSettings, event: Ignored) -> int:
+    _say(event.message)
+    if settings.step_summary is not None:
+        append_step_summary(settings.step_summary, f"### Guardrail\n\n{event.message}\n")
+    return _finish(settings, ActionResult("skipped", False, "", 0))
+
+
+# --- computing the outcome -----------------------------------------------------------------------------------------
+
+
+def compute_outcome(settings: ActionSettings, pull: PullInfo, purpose: Purpose, env: Mapping[str, str]) -> Outcome:
+    """Run the pipeline on the checkout, with the admin policy and the repository config read at the BASE sha."""
+    repo = settings.workspace.resolve()
+    action_git.ensure_commits(repo, pull, settings.token)
+    admin = action_git.admin_policy_at_base(settings.admin_policy, repo, pull.base_sha)
+    explicit = settings.config_path != REPO_CONFIG_PATH
+    text = action_git.repo_config_text_at_base(repo, pull.base_sha, settings.config_path, explicit)
+    where = f"{pull.base_sha[:12]}:{settings.config_path}"
+    repo_config, lines = load_repo_config_with_lines(text, where)
+    resolution = resolve(admin, repo_config, pull.repo_name, purpose, repo_config_where=where, repo_config_lines=lines)
+    pr = PullRequest(
+        repo=repo,
+        base=pull.base_sha,
+        head=pull.head_sha,
+        repo_name=pull.repo_name,
+        number=pull.number,
+        title=pull.title,
+        body=pull.body,
+        base_sha=pull.base_sha,
+        head_sha=pull.head_sha,
+    )
+
+    def factory(spec: ModelSpec) -> ChatModel:
+        return create_model(spec, env=env)
+
+    return pipeline.run(
+        pr,
+        purpose,
+        resolution=resolution,
+        gate_settings=repo_config.gates.settings(),
+        model_factory=factory,
+        audit=AuditLog(default_path(env)),
+        progress=_say,
+    )
+
+
+def _pull_for(settings: ActionSettings, event: PullEvent, port: GitHubPort) -> PullInfo | Ignored:
+    """The PR of the event; for a slash command, only when the commenter may write to the repository."""
+    if event.requested_by is not None:
+        permission = port.get_permission(event.repo_name, event.requested_by)
+        if permission not in WRITERS:
+            reason = f"{event.requested_by} has {permission} access; /guardrail needs write access"
+            return Ignored(event.event, event.action, reason)
+    return event.pull or port.get_pull(event.repo_name, event.number)
+
+
+# --- reporting -----------------------------------------------------------------------------------------------------
+
+
+def _context(settings: ActionSettings, pull: PullInfo, diff: str, outcome: Outcome) -> PostContext:
+    plan = plan_review(outcome.suggestion if outcome.winner else None, diff, pull.head_sha, settings.max_inline)
+    return PostContext(pull=pull, plan=plan, fail_on=settings.fail_on)
+
+
+def post_to_github(port: GitHubPort, outcome: Outcome, context: PostContext) -> tuple[list[ReportResult], bool]:
+    """Review, then summary (with what the review left out), then check run; ``True`` when GitHub refused writes."""
+    results: list[ReportResult] = []
+    review = ReviewReporter(port).post(outcome, context)
+    results.append(review)
+    if review.read_only:
+        return results, True
+    context = replace(context, extra_leftovers=context.extra_leftovers + review.leftovers)
+    for reporter in (SummaryReporter(port), CheckReporter(port)):
+        result = reporter.post(outcome, context)
+        results.append(result)
+        if result.read_only:
+            return results, True
+    return results, False
+
+
+def report(
+    settings: ActionSettings, port: GitHubPort, pull: PullInfo, outcome: Outcome, *, post: bool, stdout: TextIO
+) -> ActionResult:
+    """Post (or fall back to the workflow), write the job summary, and say the verdict and exit code."""
+    context = _context(settings, pull, port.get_pull_diff(pull.repo_name, pull.number), outcome)
+    verdict = verdict_of(outcome)
+    results: list[ReportResult] = []
+    fallback = False
+    if post and pull.is_fork and settings.event_name == "pull_request":
+        fallback = True  # a fork's pull_request token is read-only: do not even try (as reviewdog does)
+    elif post:
+        results, fallback = post_to_github(port, outcome, context)
+    if fallback:
+        context = replace(context, notes=(*context.notes, FORK_NOTE))
+    results.append(WorkflowReporter(stdout, settings.step_summary, annotate=fallback).post(outcome, context))
+    review = next((r for r in results if r.reporter == "review"), None)
+    posted = bool(post and not fallback and outcome.winner and context.plan.inline and review is not None)
+    code = 1 if fails(verdict, settings.fail_on) else 0
+    return ActionResult(verdict, posted, outcome.winner or "", code, tuple(results))
+
+
+# --- the entry point -----------------------------------------------------------------------------------------------
+
+
+def run(
+    settings: ActionSettings,
+    *,
+    env: Mapping[str, str] | None = None,
+    port_factory: PortFactory = default_port,
+    stdout: TextIO | None = None,
+    post: bool = True,
+    outcome_out: Path | None = None,
+    post_outcome: Path | None = None,
+) -> int:
+    """Run the Action once; returns the step's exit code (ConfigError propagates: the CLI turns it into exit 2)."""
+    env = os.environ if env is None else env
+    stdout = sys.stdout if stdout is None else stdout
+    port = port_factory(settings)
+    if post_outcome is not None:
+        return _post_saved(settings, port, post_outcome, stdout)
+    event = read_event(settings.event_name, settings.event_path)
+    if isinstance(event, Ignored):
+        return _ignored(settings, event)
+    pull = _pull_for(settings, event, port)
+    if isinstance(pull, Ignored):
+        return _ignored(settings, pull)
+    purpose = event.purpose or settings.purpose
+    outcome = compute_outcome(settings, pull, purpose, env)
+    if outcome_out is not None:
+        write_outcome(outcome, outcome_out)
+    return _finish(settings, report(settings, port, pull, outcome, post=post, stdout=stdout))
+
+
+def _post_saved(settings: ActionSettings, port: GitHubPort, path: Path, stdout: TextIO) -> int:
+    """The ``workflow_run`` half: post an Outcome computed by the ``pull_request`` run, after checking it."""
+    outcome = read_outcome(path, repository=settings.repository)
+    number = outcome.pr.number
+    assert number is not None  # read_outcome refuses an outcome without one
+    pull = port.get_pull(settings.repository, number)
+    run_head = _workflow_run_head(settings)
+    if pull.head_sha != outcome.pr.head_sha or (run_head is not None and run_head != outcome.pr.head_sha):
+        raise ConfigError(
+            f"refusing the outcome file: it is for head {outcome.pr.head_sha[:12]}, but PR #{number} is at "
+            f"{pull.head_sha[:12]} and the triggering run at {(run_head or '?')[:12]} (a newer push will post its own)",
+            where=f"{path} (--post-outcome)",
+        )
+    note = "Computed by this PR's pull_request run and posted by the workflow_run half of the fork-safe pair."
+    outcome = replace(outcome, notes=(*outcome.notes, note))
+    return _finish(settings, report(settings, port, pull, outcome, post=True, stdout=stdout))
+
+
+def _workflow_run_head(settings: ActionSettings) -> str | None:
+    """The head sha of the run that made the artifact (``workflow_run.head_sha``), when that is the event."""
+    if settings.event_name != "workflow_run":
+        return None
+    payload: dict[str, Any] = read_payload(settings.event_path)
+    run_info = payload.get("workflow_run")
+    head = run_info.get("head_sha") if isinstance(run_info, dict) else None
+    if not isinstance(head, str):
+        raise ConfigError("the workflow_run event has no workflow_run.head_sha", where="GITHUB_EVENT_PATH")
+    return head
