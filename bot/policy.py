@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -71,11 +72,14 @@ def repo_config_problems(text: str | None, where: str) -> tuple[RepoConfig | Non
     except ConfigError as exc:
         return None, {}, [Problem(exc.where or where, "", str(exc).removeprefix(f"{exc.where}: "))]
     problems = duplicate_keys(text, where)
+    config: RepoConfig | None = None
     try:
         config = RepoConfig.model_validate(data if data is not None else {})
     except ValidationError as exc:
-        return None, lines, problems + validation_problems(exc, where, lines)
-    problems += _unknown_purposes(config, where, lines)
+        problems += validation_problems(exc, where, lines)
+    purposes = data.get("purposes") if isinstance(data, dict) else None
+    problems += _unknown_purposes(purposes if isinstance(purposes, dict) else {}, where, lines)
+    problems.sort(key=lambda p: p.line)
     return (None if problems else config), lines, problems
 
 
@@ -87,11 +91,11 @@ def load_repo_config_with_lines(text: str | None, where: str = REPO_CONFIG_PATH)
     return config, lines
 
 
-def _unknown_purposes(config: RepoConfig, where: str, lines: Lines) -> list[Problem]:
+def _unknown_purposes(purposes: Iterable[object], where: str, lines: Lines) -> list[Problem]:
     known = ", ".join(PURPOSES)
     return [
-        problem_at(where, ("purposes", key), lines, f"unknown purpose {key!r}; the purposes are: {known}")
-        for key in config.purposes
+        problem_at(where, ("purposes", str(key)), lines, f"unknown purpose {key!r}; the purposes are: {known}")
+        for key in purposes
         if key not in PURPOSES
     ]
 
@@ -199,7 +203,7 @@ def resolve(
     """
     where, lines = repo_config_where, repo_config_lines or {}
     rule = match_repo(admin, repo_name)
-    problems = _unknown_purposes(repo_config, where, lines)
+    problems = _unknown_purposes(repo_config.purposes, where, lines)
     problems += _repo_list_problems(admin, repo_config, rule, repo_name, purpose, where, lines)
     raise_problems(problems, PolicyError)
 
@@ -247,7 +251,7 @@ def check_repo_against(
         rule = match_repo(admin, repo_name)
     except PolicyError as exc:
         return [Problem("admin policy", "repos", str(exc).removeprefix("key 'repos': "))]
-    problems = _unknown_purposes(config, where, lines)
+    problems = _unknown_purposes(config.purposes, where, lines)
     for purpose in PURPOSES:
         problems += _repo_list_problems(admin, config, rule, repo_name, purpose, where, lines)
     return problems
@@ -276,7 +280,12 @@ def explain(resolution: Resolution) -> str:
     if resolution.excluded:
         out.append("left out:")
         out += [f"  - {e.model}: {e.reason}" for e in resolution.excluded]
-    out.append(f"cloud fallback: {'allowed' if resolution.cloud_allowed else 'not allowed'}")
+    if not resolution.cloud_allowed:
+        out.append("cloud fallback: not allowed")
+    elif any(spec.location == "cloud" for spec in resolution.candidates):
+        out.append("cloud fallback: allowed")
+    else:
+        out.append("cloud fallback: allowed, but no cloud model is left for this purpose")
     if resolution.local_only:
         out.append("local-only: yes (no code of this repository leaves your machines)")
     return "\n".join(out)

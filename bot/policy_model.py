@@ -190,6 +190,7 @@ class Problem:
     where: str  # file[:line]
     key: str  # dotted key path; "" for the top level
     message: str
+    line: int = 0  # for sorting; 0 when unknown
 
     def __str__(self) -> str:
         return f"{self.where}: key {self.key!r}: {self.message}" if self.key else f"{self.where}: {self.message}"
@@ -213,7 +214,7 @@ def line_for(loc: tuple[str | int, ...], lines: Lines) -> int | None:
 
 def problem_at(where: str, loc: tuple[str | int, ...], lines: Lines, message: str) -> Problem:
     line = line_for(loc, lines)
-    return Problem(f"{where}:{line}" if line else where, ".".join(str(p) for p in loc), message)
+    return Problem(f"{where}:{line}" if line else where, ".".join(str(p) for p in loc), message, line or 0)
 
 
 def duplicate_keys(text: str, where: str) -> list[Problem]:
@@ -232,7 +233,9 @@ def _duplicates(node: yaml.Node, path: tuple[str | int, ...], where: str) -> Ite
             key = str(key_node.value)
             if key in seen:
                 line = key_node.start_mark.line + 1
-                yield Problem(f"{where}:{line}", ".".join(str(p) for p in (*path, key)), "key given twice; keep one")
+                yield Problem(
+                    f"{where}:{line}", ".".join(str(p) for p in (*path, key)), "key given twice; keep one", line
+                )
             seen.add(key)
             yield from _duplicates(value_node, (*path, key), where)
     elif isinstance(node, yaml.SequenceNode):
@@ -252,32 +255,42 @@ def validation_problems(exc: ValidationError, where: str, lines: Lines) -> list[
     return problems
 
 
-def _cross_check(policy: AdminPolicy, where: str, lines: Lines) -> list[Problem]:
-    """Names that must refer to something: allow-list entries to models, repos entries to the top-level lists."""
+def _names_at(data: object, *keys: str) -> list[str] | None:
+    """The list of names at a key path of raw YAML data; None when it is not there (or not a list of names)."""
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return [n for n in data if isinstance(n, str)] if isinstance(data, list) else None
+
+
+def _cross_check(data: dict[str, object], where: str, lines: Lines) -> list[Problem]:
+    """Names that must refer to something: allow-list entries to models, repos entries to the top-level lists.
+
+    Works on the raw data so that these problems are reported along with the structural ones, all at once."""
+    models = data.get("models")
+    known = [str(name) for name in models] if isinstance(models, dict) else []
+    repos = data.get("repos")
     problems = []
     for purpose in PURPOSES:
-        top = policy.allowed(purpose)
-        problems += _list_problems(top, set(policy.models), ("purposes", purpose, "allow"), where, lines, policy)
-        for glob, rule in policy.repos.items():
-            narrowing = rule.purposes.get(purpose)
-            if narrowing is None:
-                continue
-            loc = ("repos", glob, "purposes", purpose, "allow")
-            problems += _list_problems(narrowing.allow, set(top), loc, where, lines, policy)
+        top = _names_at(data, "purposes", purpose, "allow") or []
+        problems += _list_problems(top, known, known, ("purposes", purpose, "allow"), where, lines)
+        for glob in repos if isinstance(repos, dict) else {}:
+            narrowing = _names_at(repos, glob, "purposes", purpose, "allow")
+            loc = ("repos", str(glob), "purposes", purpose, "allow")
+            problems += _list_problems(narrowing or [], known, top, loc, where, lines)
     return problems
 
 
 def _list_problems(
-    names: list[str], allowed: set[str], loc: tuple[str, ...], where: str, lines: Lines, policy: AdminPolicy
+    names: list[str], known: list[str], allowed: list[str], loc: tuple[str, ...], where: str, lines: Lines
 ) -> list[Problem]:
     problems = []
-    seen: set[str] = set()
     for index, name in enumerate(names):
-        if name in seen:
+        if name in names[:index]:
             problems.append(problem_at(where, (*loc, index), lines, f"model {name!r} is listed twice"))
-        elif name not in policy.models:
-            known = ", ".join(policy.models) or "none"
-            message = f"unknown model {name!r}; the models defined under 'models' are: {known}"
+        elif name not in known:
+            message = f"unknown model {name!r}; the models defined under 'models' are: {', '.join(known) or 'none'}"
             problems.append(problem_at(where, (*loc, index), lines, message))
         elif name not in allowed:
             purpose = loc[-2]
@@ -285,7 +298,6 @@ def _list_problems(
                 f"model {name!r} is not in the top-level purposes.{purpose}.allow; a repos entry can only narrow it"
             )
             problems.append(problem_at(where, (*loc, index), lines, message))
-        seen.add(name)
     return problems
 
 
@@ -301,11 +313,13 @@ def admin_policy_problems(text: str, where: str) -> tuple[AdminPolicy | None, li
     problems = duplicate_keys(text, where)
     if not isinstance(data, dict):
         return None, [*problems, Problem(where, "", "the admin policy must be a mapping with a 'models' key")]
+    policy: AdminPolicy | None = None
     try:
         policy = AdminPolicy.model_validate(data)
     except ValidationError as exc:
-        return None, problems + validation_problems(exc, where, lines)
-    problems += _cross_check(policy, where, lines)
+        problems += validation_problems(exc, where, lines)
+    problems += _cross_check(data, where, lines)
+    problems.sort(key=lambda p: p.line)
     return (None if problems else policy), problems
 
 
