@@ -1,0 +1,122 @@
+"""Suggestion blocks, fingerprints, the inline plan and the 65,536 cap: what a reviewer sees on the PR."""
+
+from __future__ import annotations
+
+from bot.diff import make_patch
+from bot.reporters.markers import MAX_COMMENT_CHARS, cap, fingerprint, fingerprints_in, is_review_for, is_summary
+from bot.reporters.suggestions import (
+    candidates_from_patch,
+    fence_for,
+    plan_review,
+    suggestion_block,
+)
+from bot.types import ReviewComment, Suggestion
+
+HEAD = "b" * 40
+OLD = "".join(f"line {i}\n" for i in range(1, 21))
+
+
+def _pr_diff(changed: dict[int, str]) -> str:
+    """The PR's diff: lines of a 20-line file changed at the head (so lines near them are on the new side)."""
+    new = "".join(f"{changed.get(i, f'line {i}')}\n" for i in range(1, 21))
+    return make_patch("app.py", OLD, new)
+
+
+def test_single_line_suggestion_block() -> None:
+    assert suggestion_block("x = 1\n") == "```suggestion\nx = 1\n```"
+
+
+def test_multi_line_suggestion_block_keeps_every_line() -> None:
+    assert suggestion_block("a = 1\nb = 2\n") == "```suggestion\na = 1\nb = 2\n```"
+
+
+def test_nested_backticks_get_a_longer_fence() -> None:
+    replacement = 'doc = """\n```python\nx = 1\n```\n"""\n'
+    block = suggestion_block(replacement)
+    assert block.startswith("````suggestion\n") and block.endswith("\n````")
+    assert fence_for("a ````` b") == "``````"
+
+
+def test_empty_replacement_deletes_the_lines() -> None:
+    assert suggestion_block("") == "```suggestion\n```"
+    assert suggestion_block("\n") == "```suggestion\n\n```"  # one empty line, not a deletion
+
+
+def test_fingerprint_depends_on_path_lines_replacement_and_head() -> None:
+    base = fingerprint("a.py", 3, 5, "x\n", HEAD)
+    assert base == fingerprint("a.py", 3, 5, "x\n", HEAD)
+    others = {
+        fingerprint("b.py", 3, 5, "x\n", HEAD),
+        fingerprint("a.py", 4, 5, "x\n", HEAD),
+        fingerprint("a.py", 3, 5, "y\n", HEAD),
+        fingerprint("a.py", 3, 5, "x\n", "c" * 40),
+    }
+    assert base not in others and len(others) == 4
+
+
+def test_markers_are_found_again() -> None:
+    body = "<!-- guardrail:summary -->\n<!-- guardrail:purpose=patch -->\nhello"
+    assert is_summary(body, "patch") and not is_summary(body, "review")
+    review = f"<!-- guardrail:review head={HEAD} -->\n<!-- guardrail:fp={'a' * 64} -->"
+    assert is_review_for(review, HEAD, "review") and not is_review_for(review, "c" * 40, "review")
+    assert fingerprints_in(review) == {"a" * 64}
+
+
+def test_patch_hunk_becomes_a_multi_line_suggestion_on_head_lines() -> None:
+    head = "".join(f"{'changed' if i in (5, 6) else 'line'} {i}\n" for i in range(1, 21))
+    fixed = head.replace("changed 5\nchanged 6\n", "fixed 5\nfixed 6\nextra\n")
+    candidates, unexpressible = candidates_from_patch(make_patch("app.py", head, fixed), "note")
+    assert unexpressible == []
+    [cand] = candidates
+    assert (cand.path, cand.start_line, cand.line) == ("app.py", 5, 6)
+    assert cand.replacement == "fixed 5\nfixed 6\nextra\n"
+
+
+def test_pure_insertion_is_anchored_on_the_line_before() -> None:
+    head = "".join(f"line {i}\n" for i in range(1, 11))
+    fixed = head.replace("line 4\n", "line 4\ninserted\n")
+    [cand], _ = candidates_from_patch(make_patch("app.py", head, fixed), "note")
+    assert (cand.start_line, cand.line, cand.replacement) == (None, 4, "line 4\ninserted\n")
+
+
+def test_new_file_in_a_patch_goes_to_the_summary_as_a_diff() -> None:
+    candidates, unexpressible = candidates_from_patch(make_patch("new.py", None, "x = 1\n"), "note")
+    assert candidates == []
+    [(text, reason)] = unexpressible
+    assert "new.py" in reason and "+x = 1" in text
+
+
+def test_plan_puts_only_diff_lines_inline_and_lists_the_rest() -> None:
+    diff = _pr_diff({5: "changed 5"})  # hunk covers new-side lines 2..8
+    comments = (
+        ReviewComment("app.py", 5, "fix it", replacement="fixed 5\n"),
+        ReviewComment("app.py", 7, "range", start_line=6, replacement="a\nb\n"),
+        ReviewComment("app.py", 15, "outside the diff", replacement="z\n"),
+        ReviewComment("other.py", 1, "not in the PR at all"),
+    )
+    plan = plan_review(Suggestion("review", "", comments), diff, HEAD, max_inline=10)
+    assert [(p.candidate.start_line, p.candidate.line) for p in plan.inline] == [(None, 5), (6, 7)]
+    assert [lo.candidate.path for lo in plan.leftovers if lo.candidate] == ["app.py", "other.py"]
+    assert all("not inside one hunk" in lo.reason for lo in plan.leftovers)
+    draft = plan.inline[1].draft(None)
+    assert (draft.start_line, draft.start_side, draft.line, draft.side) == (6, "RIGHT", 7, "RIGHT")
+    assert "```suggestion\na\nb\n```" in draft.body and "guardrail:fp=" in draft.body
+    assert plan.inline[0].draft(None).start_line is None
+
+
+def test_inline_cap_moves_the_rest_to_the_summary() -> None:
+    diff = _pr_diff({i: f"changed {i}" for i in range(1, 21)})
+    comments = tuple(ReviewComment("app.py", i, f"c{i}", replacement=f"fixed {i}\n") for i in range(1, 21))
+    plan = plan_review(Suggestion("review", "", comments), diff, HEAD, max_inline=3)
+    assert len(plan.inline) == 3
+    assert len(plan.leftovers) == 17
+    assert all("cap of 3" in lo.reason for lo in plan.leftovers)
+
+
+def test_cap_keeps_markers_closes_the_fence_and_says_it_cut() -> None:
+    body = "<!-- guardrail:summary -->\n```diff\n" + "+x\n" * 40_000 + "```\n"
+    capped = cap(body, MAX_COMMENT_CHARS, "the job summary")
+    assert len(capped) <= MAX_COMMENT_CHARS
+    assert capped.startswith("<!-- guardrail:summary -->")
+    assert "\n```\n" in capped[-200:] and "truncated" in capped[-120:]
+    assert cap("short", MAX_COMMENT_CHARS) == "short"
