@@ -92,7 +92,7 @@ def test_edited_comments_are_ignored() -> None:
 
 
 def test_an_event_we_do_not_run_on_fails_naming_the_variable() -> None:
-    with pytest.raises(ConfigError, match="GITHUB_EVENT_NAME.*'push'"):
+    with pytest.raises(ConfigError, match=r"GITHUB_EVENT_NAME.*'push'"):
         parse_event("push", {"ref": "refs/heads/main"})
 
 
@@ -111,7 +111,7 @@ def test_a_payload_missing_what_we_need_names_the_key(tmp_path: Path) -> None:
 
 
 def test_an_unreadable_event_file_names_it(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="GITHUB_EVENT_PATH=.*missing.json"):
+    with pytest.raises(ConfigError, match=r"GITHUB_EVENT_PATH=.*missing\.json"):
         read_event("pull_request", tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
