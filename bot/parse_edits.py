@@ -1,0 +1,308 @@
+"""Applying a model's edits to the PR head's files, tolerantly: the shared core and SEARCH/REPLACE blocks.
+
+Every edit format ends here: edits change texts in a ``Workspace`` (files read at the PR head through
+``read_file``), and the workspace writes one clean patch with ``bot.diff.make_patch``. Lines are matched exactly
+first, then ignoring trailing whitespace, then ignoring indentation (re-indenting the new lines to the file's).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.diff import make_patch
+from bot.errors import ReplyParseError
+
+ReadFile = Callable[[str], str | None]
+
+_FENCE_OPEN = re.compile(r"^(`{3,}|~{3,})\s*(.*)$")
+_SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\b.*$")
+_DIVIDER = re.compile(r"^\s*={5,9}\s*$")
+_REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\b.*$")
+_PATH_LIKE = re.compile(r"^[\w.\-+@/\\ ]*[\w-]\.[\w]+$|^[\w.\-+@]+(?:/[\w.\-+@]+)+$")
+_PATH_LABEL = re.compile(r"^(?:#+|//|--|<!--)?\s*(?:(?:file(?:name)?|path)\s*:\s*)?", re.IGNORECASE)
+
+
+# --- text helpers ------------------------------------------------------------------------------------------------
+
+
+def eol_of(text: str) -> str:
+    """The file's line ending, so that new lines match it."""
+    return "\r\n" if text.count("\r\n") * 2 > text.count("\n") else "\n"
+
+
+def bare(line: str) -> str:
+    return line.rstrip("\r\n")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def reindent(lines: Sequence[str], delta: int) -> list[str]:
+    """Shift lines right (``delta`` > 0) or left by ``delta`` columns; blank lines stay blank."""
+    if delta == 0:
+        return list(lines)
+    if delta > 0:
+        return [(" " * delta + line) if line.strip() else line for line in lines]
+    return [line[min(-delta, _indent(line)) :] for line in lines]
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where a block of lines was found: ``start`` index in the file's lines, and how loosely it matched."""
+
+    start: int
+    level: int  # 0 exact, 1 trailing whitespace ignored, 2 indentation ignored too
+    indent_delta: int = 0  # columns to add to the block's lines so they sit at the file's indentation
+
+
+_NORMALIZERS: tuple[Callable[[str], str], ...] = (bare, str.rstrip, str.strip)
+
+
+def find_block(lines: Sequence[str], block: Sequence[str], *, hint: int = 0, start: int = 0) -> Match | None:
+    """Find ``block`` (lines without endings) in ``lines`` (with endings) at or after ``start``, nearest ``hint``."""
+    size = len(block)
+    if size == 0 or size > len(lines):
+        return None
+    for level, norm in enumerate(_NORMALIZERS):
+        hay = [norm(line) for line in lines]
+        needle = [norm(line) for line in block]
+        found = [i for i in range(start, len(hay) - size + 1) if hay[i : i + size] == needle]
+        if found:
+            at = min(found, key=lambda i: (abs(i - hint), i))
+            return Match(at, level, _indent_delta(lines[at : at + size], block) if level == 2 else 0)
+    return None
+
+
+def _indent_delta(file_lines: Sequence[str], block: Sequence[str]) -> int:
+    for have, want in zip(file_lines, block, strict=False):
+        if have.strip():
+            return _indent(have) - _indent(want)
+    return 0
+
+
+def closest_line_hint(lines: Sequence[str], wanted: str) -> str:
+    """`` (closest: line 12 'def foo(x):')`` for an error message, or ``""`` when nothing is close."""
+    stripped = [line.strip() for line in lines]
+    close = difflib.get_close_matches(wanted.strip(), stripped, n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return f" (closest: line {stripped.index(close[0]) + 1} {bare(lines[stripped.index(close[0])]).strip()!r})"
+
+
+def join_lines(lines: Iterable[str], eol: str) -> str:
+    """Join lines that may lack endings: every line but the last gets ``eol`` if it has none."""
+    out = list(lines)
+    for i in range(len(out) - 1):
+        if not out[i].endswith("\n"):
+            out[i] += eol
+    return "".join(out)
+
+
+# --- the workspace -----------------------------------------------------------------------------------------------
+
+
+class Workspace:
+    """The PR head's files as a model's edits change them; ``patch()`` writes the result as one git diff."""
+
+    def __init__(self, read_file: ReadFile, pr_paths: Sequence[str] = ()) -> None:
+        self._read = read_file
+        self.pr_paths = tuple(pr_paths)
+        self._original: dict[str, str | None] = {}
+        self._current: dict[str, str | None] = {}
+
+    def exists(self, path: str) -> bool:
+        return self.text(path) is not None
+
+    def text(self, path: str) -> str | None:
+        if path not in self._original:
+            self._original[path] = self._current[path] = self._read(path)
+        return self._current[path]
+
+    def set_text(self, path: str, text: str | None) -> None:
+        self.text(path)
+        self._current[path] = text
+
+    def resolve(self, raw: str, what: str) -> str:
+        """A path as a model wrote it (``a/src/x.py``, ``./x.py``, ```x.py```) made repository-relative."""
+        path = raw.strip().strip("`*'\"").strip().replace("\\", "/")
+        while path.startswith("./"):
+            path = path[2:]
+        if path[:2] in ("a/", "b/") and (self.exists(path[2:]) or path[2:] in self.pr_paths or not self.exists(path)):
+            path = path[2:]
+        if not path or path.startswith("/") or ".." in path.split("/"):
+            raise ReplyParseError(f"{what} names {raw.strip()!r}: give a file path relative to the repository root")
+        return path
+
+    def single_pr_path(self) -> str | None:
+        return self.pr_paths[0] if len(self.pr_paths) == 1 else None
+
+    def patch(self) -> str:
+        return "".join(make_patch(path, self._original[path], self._current[path]) for path in self._original)
+
+
+# --- fences and path lines ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A fenced block of a reply: its info string (``python src/x.py``), lines, and where it sat."""
+
+    info: str
+    lines: tuple[str, ...]
+    open_index: int  # index of the opening ``` line in the reply's lines
+    closed: bool
+
+
+def find_fences(lines: Sequence[str]) -> list[Fence]:
+    """Top-level fenced blocks; a fence is closed by a line of the same character, at least as long, alone."""
+    fences, i = [], 0
+    while i < len(lines):
+        opened = _FENCE_OPEN.match(lines[i].strip())
+        if not opened:
+            i += 1
+            continue
+        marker = opened[1]
+        closing = re.compile(rf"^{re.escape(marker[0])}{{{len(marker)},}}\s*$")
+        end = next((j for j in range(i + 1, len(lines)) if closing.match(lines[j].strip())), len(lines))
+        fences.append(Fence(opened[2].strip(), tuple(lines[i + 1 : end]), i, end < len(lines)))
+        i = end + 1
+    return fences
+
+
+def path_from_line(line: str) -> str | None:
+    """A file path if ``line`` is nothing but one (``src/x.py``, ``**src/x.py**``, ``File: src/x.py:``, ``# x.py``)."""
+    text = line.replace("*", "").replace("`", "").strip().removesuffix("-->").strip()
+    text = _PATH_LABEL.sub("", text, count=1).strip().rstrip(":").strip().strip("'\"").strip()
+    if text and " " not in text.strip() and _PATH_LIKE.match(text):
+        return text
+    return None
+
+
+def path_from_info(info: str) -> str | None:
+    """The path in a fence's info string: ```` ```python src/x.py ```` or ```` ```src/x.py ````."""
+    for word in info.split()[::-1]:
+        path = path_from_line(word.removeprefix("title=").strip("\"'"))
+        if path:
+            return path
+    return None
+
+
+def path_before(lines: Sequence[str], index: int, *, reach: int = 2) -> str | None:
+    """A path on one of the ``reach`` non-blank lines just above ``lines[index]`` (not crossing a fence)."""
+    seen, fences = 0, 0
+    for j in range(index - 1, -1, -1):
+        text = lines[j].strip()
+        if not text:
+            continue
+        opened = _FENCE_OPEN.match(text)
+        if opened:  # the path is often in the fence's info string, or on the line above the fence
+            fences += 1
+            path = path_from_info(opened[2])
+            if path or fences > 1:
+                return path
+            continue
+        if _REPLACE.match(text):
+            return None
+        path = path_from_line(text)
+        if path:
+            return path
+        seen += 1
+        if seen >= reach:
+            return None
+    return None
+
+
+# --- SEARCH/REPLACE blocks ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchReplace:
+    path: str | None
+    search: tuple[str, ...]
+    replace: tuple[str, ...]
+
+
+def has_search_replace(lines: Sequence[str]) -> bool:
+    return any(_SEARCH.match(line) for line in lines)
+
+
+def read_search_replace(lines: Sequence[str]) -> list[SearchReplace]:
+    """Every ``<<<<<<< SEARCH`` / ``=======`` / ``>>>>>>> REPLACE`` block with the path named just above it."""
+    blocks: list[SearchReplace] = []
+    i = 0
+    while i < len(lines):
+        if not _SEARCH.match(lines[i]):
+            i += 1
+            continue
+        number = len(blocks) + 1
+        divider = next((j for j in range(i + 1, len(lines)) if _DIVIDER.match(lines[j])), None)
+        if divider is None:
+            raise ReplyParseError(f"SEARCH/REPLACE block {number} has no ======= line between SEARCH and REPLACE")
+        end = next((j for j in range(divider + 1, len(lines)) if _REPLACE.match(lines[j])), None)
+        if end is None:
+            raise ReplyParseError(f"SEARCH/REPLACE block {number} does not end with a >>>>>>> REPLACE line")
+        path = path_before(lines, i)
+        blocks.append(SearchReplace(path, tuple(lines[i + 1 : divider]), tuple(lines[divider + 1 : end])))
+        i = end + 1
+    return blocks
+
+
+def apply_search_replace(space: Workspace, blocks: Sequence[SearchReplace]) -> None:
+    """Apply blocks in order; a block without a path goes to the previous block's file, or the PR's only file."""
+    previous: str | None = None
+    for number, block in enumerate(blocks, start=1):
+        raw = block.path or previous or space.single_pr_path()
+        if raw is None:
+            raise ReplyParseError(
+                f"SEARCH/REPLACE block {number} names no file: put the file path alone on the line before it"
+            )
+        path = previous = space.resolve(raw, f"SEARCH/REPLACE block {number}")
+        _apply_one(space, path, number, block)
+
+
+def _trim_blank(lines: Sequence[str]) -> list[str]:
+    out = list(lines)
+    while out and not out[0].strip():
+        out.pop(0)
+    while out and not out[-1].strip():
+        out.pop()
+    return out
+
+
+def _apply_one(space: Workspace, path: str, number: int, block: SearchReplace) -> None:
+    text = space.text(path)
+    search, replacement = list(block.search), list(block.replace)
+    if not _trim_blank(search):
+        if text is None or not text.strip():
+            space.set_text(path, "\n".join(replacement) + "\n" if replacement else "")
+            return
+        raise ReplyParseError(
+            f"SEARCH block {number} for {path} is empty: copy the exact lines to change into the SEARCH part"
+        )
+    if text is None:
+        raise ReplyParseError(f"SEARCH block {number} is for {path}, which does not exist at the PR head")
+    lines = text.splitlines(keepends=True)
+    match = find_block(lines, search)
+    if match is None and _trim_blank(search) != search:  # blank lines the model added around the block
+        search, replacement = _trim_blank(search), _trim_blank(replacement)
+        match = find_block(lines, search)
+    if match is None:
+        first = _trim_blank(search)[0]
+        raise ReplyParseError(
+            f"SEARCH block {number} for {path} does not match the file: line {first.strip()!r} was not found"
+            f"{closest_line_hint(lines, first)}; copy the lines exactly as they are in the file"
+        )
+    new = reindent(replacement, match.indent_delta)
+    space.set_text(path, splice(lines, match.start, match.start + len(search), new))
+
+
+def splice(lines: Sequence[str], start: int, end: int, new: Sequence[str]) -> str:
+    """The file with ``lines[start:end]`` replaced by ``new`` (lines without endings), in the file's line endings."""
+    eol = eol_of("".join(lines))
+    tail_eol = "" if end == len(lines) and lines and not lines[-1].endswith("\n") else eol
+    new_lines = [line + eol for line in new[:-1]] + ([new[-1] + tail_eol] if new else [])
+    return join_lines([*lines[:start], *new_lines, *lines[end:]], eol)

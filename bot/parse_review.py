@@ -1,0 +1,260 @@
+"""A review reply: a JSON list of comments on lines of the PR's diff, some carrying replacement code.
+
+Small models write JSON loosely, so this reads a list or a single object, ```json fences or bare JSON, trailing
+commas, raw newlines and stray backslashes in strings, Python-style literals, ``"replacement"``/``"code"`` for
+``"suggestion"`` and ``"42"`` or ``"40-42"`` for ``line``. A comment is kept only if its lines lie on the new side
+of one hunk of the PR's diff (GitHub refuses anything else); others are dropped with the reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bot.diff import hunk_range_ok, make_patch, new_side_lines, parse_diff
+from bot.errors import ReplyParseError
+from bot.parse_edits import ReadFile, splice
+from bot.types import ReviewComment, Suggestion
+
+_FORMAT_HINT = 'answer with a ```json block holding a list like [{"path": "src/app.py", "line": 12, "body": "..."}]'
+_ALIASES = {
+    "path": ("path", "file", "filename", "file_path"),
+    "line": ("line", "end_line", "line_number", "lines"),
+    "start_line": ("start_line", "start", "from_line"),
+    "body": ("body", "comment", "message", "text", "description"),
+    "replacement": ("suggestion", "replacement", "code", "suggested_code", "fix"),
+}
+_ESCAPABLE = set('"\\/bfnrtu')
+_FENCED = re.compile(r"^\s*(`{3,}|~{3,})[^\n]*\n(.*?)\n?\s*\1\s*$", re.DOTALL)
+
+
+# --- tolerant JSON ----------------------------------------------------------------------------------------------
+
+
+def _clean_json(text: str) -> str:
+    """Drop trailing commas and double stray backslashes, both only outside/inside strings as JSON sees them."""
+    out, in_string, i = [], False, 0
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            if ch == "\\":
+                nxt = text[i + 1 : i + 2]
+                out.append(ch + nxt if nxt in _ESCAPABLE and nxt else "\\\\")
+                i += 2 if nxt in _ESCAPABLE and nxt else 1
+                continue
+            in_string = ch != '"'
+        elif ch == '"':
+            in_string = True
+        elif ch == "," and re.match(r"\s*[\]}]", text[i + 1 :]):
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _balanced(text: str, start: int) -> str | None:
+    """The bracketed text starting at ``text[start]``, skipping brackets inside quoted strings."""
+    depth, quote, i = 0, "", start
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                return text[start : i + 1]
+        i += 1
+    return None
+
+
+def _decode(chunk: str) -> Any:
+    try:
+        return json.loads(_clean_json(chunk), strict=False)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(chunk)  # single quotes, True/None: a model writing Python
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def _comment_items(value: Any) -> list[Any] | None:
+    if isinstance(value, dict) and isinstance(value.get("comments"), list):
+        value = value["comments"]
+    if isinstance(value, dict) and any(key in value for key in (*_ALIASES["path"], *_ALIASES["line"])):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        return value
+    return None
+
+
+def load_comments(reply: str) -> list[Any]:
+    """The first JSON list (or object) of comments in the reply. Raises ``ReplyParseError`` when there is none."""
+    saw_json = False
+    for start, ch in enumerate(reply):
+        if ch not in "[{":
+            continue
+        chunk = _balanced(reply, start)
+        if chunk is None:
+            continue
+        value = _decode(chunk)
+        if value is None:
+            continue
+        saw_json = True
+        items = _comment_items(value)
+        if items is not None:
+            return items
+    if saw_json:
+        raise ReplyParseError(f"the JSON holds no review comments (each needs path, line and body): {_FORMAT_HINT}")
+    raise ReplyParseError(f"no JSON list of review comments found: {_FORMAT_HINT}")
+
+
+# --- one comment ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Raw:
+    path: str
+    line: int | None
+    start_line: int | None
+    body: str
+    replacement: str | None
+
+
+def _pick(item: Mapping[str, Any], key: str) -> Any:
+    return next((item[alias] for alias in _ALIASES[key] if item.get(alias) is not None), None)
+
+
+def _line_numbers(value: Any) -> tuple[int | None, int | None]:
+    """``(start, end)`` from 12, "12", "L12", "10-12" or [10, 12]."""
+    if isinstance(value, bool):
+        return None, None
+    if isinstance(value, int):
+        return None, value
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        return (min(value), max(value)) if len(value) > 1 else (None, value[0])
+    numbers = [int(n) for n in re.findall(r"\d+", str(value))] if value is not None else []
+    if len(numbers) >= 2:
+        return numbers[0], numbers[1]
+    return (None, numbers[0]) if numbers else (None, None)
+
+
+def _unfence(code: str) -> str:
+    """Replacement code without a ```suggestion / ```python fence around it."""
+    fenced = _FENCED.match(code)
+    return fenced[2] if fenced else code
+
+
+def _read_item(item: Mapping[str, Any], only_path: str | None, known: Mapping[str, object]) -> _Raw:
+    path = str(_pick(item, "path") or only_path or "").strip().strip("`").removeprefix("./")
+    if path not in known and path[:2] in ("a/", "b/") and path[2:] in known:
+        path = path[2:]
+    start, line = _line_numbers(_pick(item, "line"))
+    explicit_start = _line_numbers(_pick(item, "start_line"))[1]
+    start = explicit_start if explicit_start is not None else start
+    if start is not None and line is not None and start > line:
+        start, line = line, start
+    replacement = _pick(item, "replacement")
+    code = _unfence(str(replacement)) if replacement is not None else None
+    return _Raw(path, line, None if start == line else start, str(_pick(item, "body") or "").strip(), code)
+
+
+def _where(raw: _Raw) -> str:
+    lines = f"{raw.start_line}-{raw.line}" if raw.start_line else f"{raw.line}"
+    return f"{raw.path or '?'}:{lines}"
+
+
+def _check(raw: _Raw, pr_files: Sequence[Any], new_lines: Mapping[str, set[int]]) -> str | None:
+    """Why GitHub would refuse this comment, or None."""
+    if not raw.path:
+        return "no path"
+    if raw.line is None:
+        return "no line number"
+    if raw.path not in new_lines:
+        return "not a file the PR's diff changes (or it was deleted)"
+    if not raw.body and raw.replacement is None:
+        return "empty comment"
+    if hunk_range_ok(pr_files, raw.path, raw.start_line, raw.line):
+        return None
+    if raw.start_line is not None and raw.start_line in new_lines[raw.path] and raw.line in new_lines[raw.path]:
+        return "the range is not inside one hunk of the PR's diff"
+    return "not a line on the new side of the PR's diff"
+
+
+# --- the whole reply -----------------------------------------------------------------------------------------------
+
+
+def parse_review(reply: str, read_file: ReadFile, pr_diff: str) -> tuple[Suggestion, tuple[str, ...]]:
+    """Comments that GitHub would accept, one patch holding their suggestions, and every dropped one with why."""
+    pr_files = parse_diff(pr_diff)
+    new_lines = new_side_lines(pr_files)
+    only_path = next(iter(new_lines)) if len(new_lines) == 1 else None
+    dropped: list[str] = []
+    kept: list[ReviewComment] = []
+    for number, item in enumerate(load_comments(reply), start=1):
+        raw = _read_item(item, only_path, new_lines)
+        reason = _check(raw, pr_files, new_lines)
+        if reason is not None:
+            dropped.append(f"{_where(raw)}: {reason}" if raw.path else f"comment {number}: {reason}")
+            continue
+        assert raw.line is not None  # _check said so
+        comment = ReviewComment(raw.path, raw.line, raw.body, raw.start_line, raw.replacement)
+        if comment in kept:
+            dropped.append(f"{_where(raw)}: the same comment twice")
+            continue
+        kept.append(comment)
+    comments, patch = _suggestions(kept, read_file, dropped)
+    return Suggestion("review", patch, comments=tuple(comments), edit_format="review-json"), tuple(dropped)
+
+
+def _suggestions(
+    comments: Sequence[ReviewComment], read_file: ReadFile, dropped: list[str]
+) -> tuple[list[ReviewComment], str]:
+    """One patch per file replacing each suggested range; overlapping or no-op suggestions are dropped."""
+    kept: list[ReviewComment] = []
+    ranges: dict[str, list[tuple[int, int, ReviewComment]]] = {}
+    texts: dict[str, str | None] = {}
+    for comment in comments:
+        where = _where(_Raw(comment.path, comment.line, comment.start_line, "", None))
+        if comment.replacement is None:
+            kept.append(comment)
+            continue
+        first = comment.start_line or comment.line
+        if comment.path not in texts:
+            texts[comment.path] = read_file(comment.path)
+        text = texts[comment.path]
+        lines = text.splitlines(keepends=True) if text is not None else []
+        if text is None or comment.line > len(lines):
+            dropped.append(f"{where}: the suggestion is for lines the file at the PR head does not have")
+            continue
+        clash = next((c for a, b, c in ranges.get(comment.path, []) if a <= comment.line and first <= b), None)
+        if clash is not None:
+            dropped.append(f"{where}: the suggestion overlaps the one at {clash.path}:{clash.start_line or clash.line}")
+            continue
+        if comment.replacement.rstrip("\n") == "".join(lines[first - 1 : comment.line]).rstrip("\r\n"):
+            dropped.append(f"{where}: suggestion removed, it repeats the lines unchanged")
+            kept.append(replace(comment, replacement=None))
+            continue
+        ranges.setdefault(comment.path, []).append((first, comment.line, comment))
+        kept.append(comment)
+    patch = ""
+    for path, spans in ranges.items():
+        text = texts[path] or ""
+        after = text
+        for first, last, comment in sorted(spans, key=lambda span: span[0], reverse=True):
+            new = (comment.replacement or "").rstrip("\n")
+            after = splice(after.splitlines(keepends=True), first - 1, last, new.split("\n") if new else [])
+        patch += make_patch(path, text, after)
+    return kept, patch
