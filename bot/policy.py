@@ -15,10 +15,8 @@ import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
-from bot.config import REPO_CONFIG_PATH, RepoConfig, parse_yaml
-from bot.errors import ConfigError, PolicyError
+from bot.config import REPO_CONFIG_PATH, RepoConfig
+from bot.errors import PolicyError
 from bot.policy_model import (
     ADMIN_POLICY_ENV,
     AdminPolicy,
@@ -29,12 +27,11 @@ from bot.policy_model import (
     admin_policy_problems,
     admin_policy_source,
     default_admin_policy,
-    duplicate_keys,
     load_admin_policy,
     load_admin_policy_text,
     problem_at,
     raise_problems,
-    validation_problems,
+    text_problems,
 )
 from bot.types import PURPOSES, Exclusion, ModelSpec, Purpose, Resolution
 
@@ -64,23 +61,15 @@ __all__ = [
 
 
 def repo_config_problems(text: str | None, where: str) -> tuple[RepoConfig | None, Lines, list[Problem]]:
-    """Every structural problem of a repository config text (None = the file does not exist: defaults)."""
+    """Every problem of a repository config text on its own (None = the file does not exist: the defaults)."""
     if text is None:
         return RepoConfig(), {}, []
-    try:
-        data, lines = parse_yaml(text, where)
-    except ConfigError as exc:
-        return None, {}, [Problem(exc.where or where, "", str(exc).removeprefix(f"{exc.where}: "))]
-    problems = duplicate_keys(text, where)
-    config: RepoConfig | None = None
-    try:
-        config = RepoConfig.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        problems += validation_problems(exc, where, lines)
-    purposes = data.get("purposes") if isinstance(data, dict) else None
-    problems += _unknown_purposes(purposes if isinstance(purposes, dict) else {}, where, lines)
-    problems.sort(key=lambda p: p.line)
-    return (None if problems else config), lines, problems
+
+    def purposes(data: object, lines: Lines) -> list[Problem]:
+        listed = data.get("purposes") if isinstance(data, dict) else None
+        return _unknown_purposes(listed if isinstance(listed, dict) else {}, where, lines)
+
+    return text_problems(text, RepoConfig, where, purposes)
 
 
 def load_repo_config_with_lines(text: str | None, where: str = REPO_CONFIG_PATH) -> tuple[RepoConfig, Lines]:
@@ -203,9 +192,7 @@ def resolve(
     """
     where, lines = repo_config_where, repo_config_lines or {}
     rule = match_repo(admin, repo_name)
-    problems = _unknown_purposes(repo_config.purposes, where, lines)
-    problems += _repo_list_problems(admin, repo_config, rule, repo_name, purpose, where, lines)
-    raise_problems(problems, PolicyError)
+    raise_problems(_repo_problems(admin, repo_config, rule, repo_name, (purpose,), where, lines), PolicyError)
 
     allowed = _admin_allowed(admin, rule, purpose)
     listed = repo_config.purposes.get(purpose)
@@ -251,8 +238,22 @@ def check_repo_against(
         rule = match_repo(admin, repo_name)
     except PolicyError as exc:
         return [Problem("admin policy", "repos", str(exc).removeprefix("key 'repos': "))]
+    return _repo_problems(admin, config, rule, repo_name, PURPOSES, where, lines)
+
+
+def _repo_problems(
+    admin: AdminPolicy,
+    config: RepoConfig,
+    rule: tuple[str, RepoRule] | None,
+    repo_name: str | None,
+    purposes: Iterable[Purpose],
+    where: str,
+    lines: Lines,
+) -> list[Problem]:
+    """What makes a repository config unusable under the admin policy: an unknown purpose, or a model asked for
+    that the admin does not allow it (checked for ``purposes``)."""
     problems = _unknown_purposes(config.purposes, where, lines)
-    for purpose in PURPOSES:
+    for purpose in purposes:
         problems += _repo_list_problems(admin, config, rule, repo_name, purpose, where, lines)
     return problems
 

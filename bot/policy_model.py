@@ -17,10 +17,10 @@ Schema in ``schemas/admin-policy.schema.json`` is generated from these models (`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -38,6 +38,7 @@ URL_BACKENDS: tuple[str, ...] = ("openai", "ollama", "anthropic")
 ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 RepoGlob = Annotated[str, StringConstraints(pattern=r"^(\*|[^/\s]+/[^/\s]+)$")]
 Lines = dict[tuple[str | int, ...], int]
+M = TypeVar("M", bound=BaseModel)
 # A mapping keyed by a pattern: the schema must reject keys that miss the pattern, as the model does.
 _NO_OTHER_KEYS: dict[str, Any] = {"additionalProperties": False}
 
@@ -264,10 +265,12 @@ def _names_at(data: object, *keys: str) -> list[str] | None:
     return [n for n in data if isinstance(n, str)] if isinstance(data, list) else None
 
 
-def _cross_check(data: dict[str, object], where: str, lines: Lines) -> list[Problem]:
+def _cross_check(data: object, where: str, lines: Lines) -> list[Problem]:
     """Names that must refer to something: allow-list entries to models, repos entries to the top-level lists.
 
     Works on the raw data so that these problems are reported along with the structural ones, all at once."""
+    if not isinstance(data, dict):
+        return []  # the model's own check says what the top level should be
     models = data.get("models")
     known = [str(name) for name in models] if isinstance(models, dict) else []
     repos = data.get("repos")
@@ -304,23 +307,30 @@ def _list_problems(
 # --- loading ---------------------------------------------------------------------------------------------------
 
 
-def admin_policy_problems(text: str, where: str) -> tuple[AdminPolicy | None, list[Problem]]:
-    """Every problem of an admin policy text (empty list: valid), and the policy when it is valid."""
+def text_problems(
+    text: str, model: type[M], where: str, extra: Callable[[object, Lines], list[Problem]]
+) -> tuple[M | None, Lines, list[Problem]]:
+    """Every problem of a YAML text, in line order: syntax, duplicate keys, the model's checks and ``extra``'s (which
+    sees the raw data, so its problems come along with the structural ones). The model only when there is none."""
     try:
         data, lines = parse_yaml(text, where)
     except ConfigError as exc:
-        return None, [Problem(exc.where or where, "", str(exc).removeprefix(f"{exc.where}: "))]
+        return None, {}, [Problem(exc.where or where, "", str(exc).removeprefix(f"{exc.where}: "))]
     problems = duplicate_keys(text, where)
-    if not isinstance(data, dict):
-        return None, [*problems, Problem(where, "", "the admin policy must be a mapping with a 'models' key")]
-    policy: AdminPolicy | None = None
+    validated: M | None = None
     try:
-        policy = AdminPolicy.model_validate(data)
+        validated = model.model_validate(data if data is not None else {})
     except ValidationError as exc:
         problems += validation_problems(exc, where, lines)
-    problems += _cross_check(data, where, lines)
+    problems += extra(data, lines)
     problems.sort(key=lambda p: p.line)
-    return (None if problems else policy), problems
+    return (None if problems else validated), lines, problems
+
+
+def admin_policy_problems(text: str, where: str) -> tuple[AdminPolicy | None, list[Problem]]:
+    """Every problem of an admin policy text (empty list: valid), and the policy when it is valid."""
+    policy, _, problems = text_problems(text, AdminPolicy, where, lambda data, lines: _cross_check(data, where, lines))
+    return policy, problems
 
 
 def load_admin_policy_text(text: str, where: str) -> AdminPolicy:

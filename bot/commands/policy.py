@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +36,7 @@ from bot.policy import (
 )
 from bot.policy_model import Lines, Problem
 from bot.types import PURPOSES
+from checks import worktree
 
 
 def register(subparsers: Any) -> None:
@@ -82,17 +82,6 @@ def run(args: argparse.Namespace) -> int:
 # --- reading the repository's config ---------------------------------------------------------------------------
 
 
-def _read_at(repo: Path, rev: str, path: str) -> str | None:
-    """The file at a revision, or None when it does not exist there. Replaced by checks.worktree.read_file_at
-    once that lands; kept tiny on purpose."""
-    git = ["git", "-C", str(repo)]
-    found = subprocess.run([*git, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], capture_output=True)
-    if found.returncode != 0:
-        raise ConfigError(f"no revision {rev!r} in {repo}; pass --base with a branch, tag or sha", key="--base")
-    shown = subprocess.run([*git, "show", f"{rev}:{path}"], capture_output=True)
-    return shown.stdout.decode("utf-8") if shown.returncode == 0 else None
-
-
 def _repo_config_source(args: argparse.Namespace) -> tuple[str | None, str] | None:
     """(text or None when absent, where) of the repository config the flags name; None when they name none."""
     if args.repo_config is not None:
@@ -106,7 +95,7 @@ def _repo_config_source(args: argparse.Namespace) -> tuple[str | None, str] | No
         return None
     repo: Path = args.repo or Path(".")
     base: str = args.base or "HEAD"
-    return _read_at(repo, base, REPO_CONFIG_PATH), f"{base}:{REPO_CONFIG_PATH}"
+    return worktree.read_file_at(repo, base, REPO_CONFIG_PATH), f"{base}:{REPO_CONFIG_PATH}"
 
 
 # --- the three actions -----------------------------------------------------------------------------------------

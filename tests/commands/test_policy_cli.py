@@ -80,7 +80,7 @@ def test_explain_refuses_a_config_asking_for_a_model_the_admin_does_not_allow(
 
 def test_explain_names_a_missing_base(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(_explain(repo, "--base", "no-such-branch")) == 2
-    assert "no revision 'no-such-branch'" in capsys.readouterr().err
+    assert "unknown revision 'no-such-branch'" in capsys.readouterr().err
 
 
 def test_check_reports_every_problem_of_both_files(
