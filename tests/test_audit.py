@@ -26,7 +26,9 @@ from bot.types import (
 
 LOCAL = ModelSpec(name="coder-local", backend="ollama", model="qwen", location="local", url="http://127.0.0.1:1")
 CLOUD = ModelSpec(name="coder-cloud", backend="anthropic", model="claude", location="cloud", url="http://127.0.0.1:2")
-PR = PullRequest(repo=Path("/src/acme"), base="main", head="pr", repo_name="acme/app", base_sha="b" * 40, head_sha="h" * 40)
+PR = PullRequest(
+    repo=Path("/src/acme"), base="main", head="pr", repo_name="acme/app", base_sha="b" * 40, head_sha="h" * 40
+)
 FAILED_TESTS = GateResult(
     "tests", "fail", "1 new failure", (Finding("tests/test_x.py", 3, "tests/test_x.py::test_y", "assert 1 == 2"),), 1.5
 )
@@ -54,7 +56,13 @@ def test_record_keeps_every_attempt_with_its_fallback_reason_and_gates(tmp_path:
 
     [run] = log.runs(10)
     assert run.id == run_id
-    assert (run.repo, run.head, run.purpose, run.posted, run.winner) == ("acme/app", "h" * 40, "patch", True, "coder-cloud")
+    assert (run.repo, run.head, run.purpose, run.posted, run.winner) == (
+        "acme/app",
+        "h" * 40,
+        "patch",
+        True,
+        "coder-cloud",
+    )
     assert run.started_at == "2026-01-01T00:00:00+00:00"
     assert [c["model"] for c in run.candidates] == ["coder-local", "coder-cloud"]
     assert run.excluded == [{"model": "big", "reason": "not allowed"}]
@@ -112,7 +120,10 @@ def test_guardrail_log_prints_runs_with_attempts(tmp_path: Path, capsys: pytest.
     assert main(["log", "--json", "--audit-db", str(path)]) == 0
     [run] = json.loads(capsys.readouterr().out)
     assert run["winner"] == "coder-cloud"
-    assert [(a["model"], a["status"]) for a in run["attempts"]] == [("coder-local", "rejected"), ("coder-cloud", "accepted")]
+    assert [(a["model"], a["status"]) for a in run["attempts"]] == [
+        ("coder-local", "rejected"),
+        ("coder-cloud", "accepted"),
+    ]
 
     assert main(["log", "--audit-db", str(path)]) == 0
     text = capsys.readouterr().out

@@ -1,0 +1,118 @@
+"""`guardrail review`: run the whole flow on a local git repository and print what would be posted on the PR.
+
+    guardrail review --repo PATH --base REV --head REV [--purpose review|patch] [--admin-policy FILE]
+                     [--repo-name owner/name] [--json] [--audit-db FILE]
+
+The policy is the admin's file (or $GUARDRAIL_ADMIN_POLICY, or the embedded default: the local SmolLM2 model),
+narrowed by ``.github/guardrail.yml`` read at the BASE revision, never the head: a pull request cannot grant itself
+a model, switch a gate off or allow the cloud. Exit 0 whether or not a suggestion would be posted (the output says
+which and why); 2 for a usage or configuration error, in which case no model is asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bot.audit import ENV_VAR as AUDIT_ENV
+from bot.errors import ConfigError
+from bot.types import PURPOSES
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "review",
+        help="ask the policy's models about a local PR (base..head) and show what would be posted",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("--repo", type=Path, default=Path("."), metavar="PATH", help="git repository (default: .)")
+    parser.add_argument("--base", required=True, metavar="REV", help="the PR's base revision (its config is used)")
+    parser.add_argument("--head", required=True, metavar="REV", help="the PR's head revision")
+    parser.add_argument("--purpose", choices=PURPOSES, default="review", help="review comments or a patch")
+    parser.add_argument(
+        "--admin-policy", type=Path, metavar="FILE", help="default: $GUARDRAIL_ADMIN_POLICY, else the embedded model"
+    )
+    parser.add_argument("--repo-name", metavar="OWNER/NAME", help="selects the admin policy's repos entry")
+    parser.add_argument("--title", default=None, help="the PR's title (default: the head commit's subject)")
+    parser.add_argument("--body", default=None, help="the PR's description (default: the head commit's body)")
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    parser.add_argument(
+        "--audit-db", type=Path, metavar="FILE", help=f"audit log (default: ${AUDIT_ENV}, else the state directory)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.set_defaults(run=run)
+
+
+def _progress(quiet: bool) -> Callable[[str], None]:
+    def say(message: str) -> None:
+        if not quiet:
+            print(f"guardrail: {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `guardrail review`."""
+    # Imported here so that `guardrail --help` and the other commands do not load the models and the gates.
+    from bot import pipeline
+    from bot.audit import AuditLog, default_path
+    from bot.config import REPO_CONFIG_PATH
+    from bot.models.base import ChatModel
+    from bot.models.registry import create_model
+    from bot.policy import load_admin_policy, load_repo_config_with_lines, resolve
+    from bot.reporters import json_out, terminal
+    from bot.types import ModelSpec, PullRequest, Purpose
+    from checks import worktree
+
+    env = os.environ
+    repo: Path = args.repo.resolve()
+    purpose: Purpose = args.purpose
+    admin = load_admin_policy(args.admin_policy, env)
+    base_sha = worktree.resolve(repo, args.base)
+    head_sha = worktree.resolve(repo, args.head)
+    where = f"{args.base}:{REPO_CONFIG_PATH}"
+    repo_config, lines = load_repo_config_with_lines(worktree.read_file_at(repo, base_sha, REPO_CONFIG_PATH), where)
+    resolution = resolve(admin, repo_config, args.repo_name, purpose, repo_config_where=where, repo_config_lines=lines)
+    title, body = _title_and_body(repo, head_sha, args.title, args.body)
+    pr = PullRequest(
+        repo=repo,
+        base=args.base,
+        head=args.head,
+        repo_name=args.repo_name,
+        title=title,
+        body=body,
+        base_sha=base_sha,
+        head_sha=head_sha,
+    )
+
+    def factory(spec: ModelSpec) -> ChatModel:
+        return create_model(spec, env=env)
+
+    outcome = pipeline.run(
+        pr,
+        purpose,
+        resolution=resolution,
+        gate_settings=repo_config.gates.settings(),
+        model_factory=factory,
+        audit=AuditLog(args.audit_db or default_path(env)),
+        progress=_progress(args.quiet),
+    )
+    print(json_out.render(outcome) if args.json else terminal.render(outcome), end="\n" if args.json else "")
+    return 0
+
+
+def _title_and_body(repo: Path, head: str, title: str | None, body: str | None) -> tuple[str, str]:
+    """The PR's title and body: given on the command line, else the head commit's message."""
+    from checks import proc
+
+    if title is not None and body is not None:
+        return title, body
+    result = proc.run(["git", "log", "-1", "--format=%B", head], cwd=repo, timeout=30, isolate_network=False)
+    if not result.ok:
+        raise ConfigError(f"cannot read the head commit's message: {result.describe()}: {result.stderr.strip()}")
+    subject, _, message_body = result.stdout.strip().partition("\n")
+    return (title if title is not None else subject), (body if body is not None else message_body.strip())

@@ -1,0 +1,216 @@
+"""One candidate's attempt: ask the model, parse its reply (re-asking once), run the gates, say why it lost.
+
+Every way an attempt can end is an ``Attempt`` with a status and a specific reason, never an exception that stops
+the walk: a model error or timeout is ``error``, a prompt that cannot fit is ``skipped``, a reply that cannot be
+parsed even after one re-ask, or a patch that fails a gate, is ``rejected``. Only configuration errors (an unknown
+backend, a bad environment variable) propagate, because they are not a model's fault and every later candidate
+would hit them too.
+
+A review whose comments carry no code change has nothing for the gates to break: it is accepted with one
+``skipped`` gate saying so, as long as it has at least one comment on the PR's changed lines. A review with no
+comments at all, and a patch with no change, are parse failures (re-asked once with that reason).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import ContextOverflow, GateError, ModelError, ReplyParseError
+from bot.models.base import ChatModel
+from bot.models.context import budget
+from bot.models.templates import template_hash
+from bot.parse import ParseResult, parse_reply
+from bot.prompts import build_messages, prompt_hash
+from bot.types import (
+    Attempt,
+    AttemptStatus,
+    ChatMessage,
+    GateResult,
+    GateSettings,
+    ModelSpec,
+    PullRequest,
+    Purpose,
+    Suggestion,
+    Verdict,
+)
+
+GateRunner = Callable[..., Verdict]  # checks.engine.run_gates(repo, base, head, patch, settings, *, cache_dir=None)
+ModelFactory = Callable[[ModelSpec], ChatModel]
+Progress = Callable[[str], None]
+FileReader = Callable[[str], str | None]
+
+NO_CODE_GATE = "gates"
+MAX_FINDINGS_IN_REASON = 3
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every candidate is asked about, and how its suggestion is checked (the same for all candidates)."""
+
+    pr: PullRequest  # base_sha and head_sha resolved
+    purpose: Purpose
+    diff: str
+    files: Mapping[str, str]  # changed source files at the head, path -> text
+    read_file: FileReader  # a file at the PR head, for the parser
+    gate_settings: GateSettings
+    gates: GateRunner
+    clock: Callable[[], float]
+    progress: Progress
+    cache_dir: Path | None = None
+
+
+@dataclass
+class _Tally:
+    """What an attempt spent and saw, kept across the first ask and the re-ask."""
+
+    tokens: int = 0
+    prompt_sha256: str = ""
+    reply_sha256: str = ""
+    template: str = ""
+
+
+class _ParseFailed(Exception):
+    """The reply could not be used even after the re-ask."""
+
+
+def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> tuple[Attempt, ParseResult | None]:
+    """Ask one candidate and gate its suggestion; the Attempt (with why it lost) and, if accepted, the parse."""
+    start = job.clock()
+    tally = _Tally()
+    job.progress(f"asking {spec.name} ({spec.backend}, {spec.location})")
+
+    def done(status: AttemptStatus, reason: str | None, **rest: object) -> Attempt:
+        attempt = Attempt(
+            model=spec.name,
+            backend=spec.backend,
+            location=spec.location,
+            status=status,
+            reason=reason,
+            seconds=job.clock() - start,
+            tokens=tally.tokens,
+            prompt_sha256=tally.prompt_sha256,
+            reply_sha256=tally.reply_sha256,
+            template=tally.template,
+            **rest,  # type: ignore[arg-type]
+        )
+        job.progress(f"{spec.name}: {status}" + (f": {reason}" if reason else ""))
+        return attempt
+
+    try:
+        model = factory(spec)
+    except ModelError as exc:
+        return done("error", f"error: {type(exc).__name__}: {exc}"), None
+    try:
+        if model.template_name:
+            tally.template = f"{model.template_name} sha256:{template_hash(model.template_name)[:12]}"
+        try:
+            parsed = _ask(model, spec, job, tally)
+        except ContextOverflow as exc:
+            return done("skipped", f"skipped: context: {exc}"), None
+        except _ParseFailed as exc:
+            return done("rejected", f"parse: {exc} (after one retry)"), None
+        except ModelError as exc:
+            return done("error", f"error: {type(exc).__name__}: {exc}"), None
+    finally:
+        model.close()
+
+    suggestion = parsed.suggestion
+    if not suggestion.patch.strip():
+        skipped = GateResult(NO_CODE_GATE, "skipped", "the review's comments carry no code change: nothing to check")
+        return done("accepted", None, gates=(skipped,), suggestion=suggestion), parsed
+    job.progress(f"{spec.name}: running the gates on its patch")
+    try:
+        verdict = _run_gates(job, suggestion)
+    except GateError as exc:
+        return done("error", f"error: GateError: {exc}", suggestion=suggestion), None
+    if verdict.accepted:
+        return done("accepted", None, gates=verdict.gates, suggestion=suggestion), parsed
+    return done("rejected", gate_reason(verdict), gates=verdict.gates, suggestion=suggestion), None
+
+
+def _run_gates(job: Job, suggestion: Suggestion) -> Verdict:
+    pr = job.pr
+    return job.gates(pr.repo, pr.base_sha, pr.head_sha, suggestion.patch, job.gate_settings, cache_dir=job.cache_dir)
+
+
+def _ask(model: ChatModel, spec: ModelSpec, job: Job, tally: _Tally) -> ParseResult:
+    """The parsed suggestion, re-asking once with the parser's reason. Raises ContextOverflow, ModelError,
+    _ParseFailed."""
+    pr = job.pr
+    available = budget(model, spec.max_output_tokens)
+
+    def messages(retry_reason: str | None = None, previous_reply: str | None = None) -> tuple[ChatMessage, ...]:
+        build = build_messages(
+            job.purpose,
+            pr_title=pr.title,
+            pr_body=pr.body,
+            diff=job.diff,
+            files=job.files,
+            budget_tokens=available,
+            count_tokens=model.count_tokens,
+            retry_reason=retry_reason,
+            previous_reply=previous_reply,
+        )
+        return tuple(build.messages)
+
+    reply = _complete(model, spec, messages(), tally)
+    try:
+        return _parse(job, reply)
+    except ReplyParseError as first:
+        job.progress(f"{spec.name}: reply not usable ({first}); asking once more")
+        reply = _complete(model, spec, messages(str(first), reply), tally)
+        try:
+            return _parse(job, reply)
+        except ReplyParseError as second:
+            raise _ParseFailed(str(second)) from second
+
+
+def _complete(model: ChatModel, spec: ModelSpec, messages: tuple[ChatMessage, ...], tally: _Tally) -> str:
+    tally.prompt_sha256 = prompt_hash(messages)
+    completion = model.complete(messages, max_tokens=spec.max_output_tokens)
+    tally.tokens += completion.tokens
+    tally.reply_sha256 = hashlib.sha256(completion.text.encode()).hexdigest()
+    return completion.text
+
+
+def _parse(job: Job, reply: str) -> ParseResult:
+    """The parser's result, or ReplyParseError for a suggestion with nothing in it (so it is re-asked too)."""
+    result = parse_reply(job.purpose, reply, job.read_file, pr_diff=job.diff)
+    suggestion = result.suggestion
+    if job.purpose == "patch" and not suggestion.patch.strip():
+        raise ReplyParseError("the reply contains no code change; give the fix as a unified diff")
+    if job.purpose == "review" and not suggestion.comments and not suggestion.patch.strip():
+        dropped = f" ({'; '.join(result.dropped)})" if result.dropped else ""
+        raise ReplyParseError(f"the review has no comment on a changed line of the pull request{dropped}")
+    return result
+
+
+def _finding_label(gate: GateResult) -> list[str]:
+    labels = []
+    for finding in gate.findings[:MAX_FINDINGS_IN_REASON]:
+        if gate.name == "tests":
+            labels.append(finding.rule if "::" in finding.rule else finding.path or finding.message)
+        elif finding.line:
+            labels.append(f"{finding.rule} {finding.path}:{finding.line} {finding.message}".strip())
+        else:
+            labels.append(f"{finding.rule} {finding.path} {finding.message}".strip())
+    more = len(gate.findings) - MAX_FINDINGS_IN_REASON
+    if more > 0:
+        labels.append(f"and {more} more")
+    return labels
+
+
+def gate_reason(verdict: Verdict) -> str:
+    """ "gate tests failed: tests/test_x.py::test_y", "gate ruff failed: F401 pkg/a.py:1 ...": the first gate that
+    did not pass, with its findings (or its summary when it has none)."""
+    failing = [g for g in verdict.gates if g.status in ("fail", "error")]
+    named = [g for g in failing if g.name == verdict.reason]
+    gate = (named or failing or [None])[0]
+    if gate is None:
+        return f"gate {verdict.reason or '?'} did not pass"
+    word = "failed" if gate.status == "fail" else "could not run"
+    details = "; ".join(_finding_label(gate)) or gate.summary
+    return f"gate {gate.name} {word}: {details}"

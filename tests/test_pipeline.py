@@ -1,0 +1,203 @@
+"""The pipeline over real HTTP: scripted model servers on 127.0.0.1, the demo repository, the real parser.
+
+These tests use review replies whose comments carry no code (nothing for the gates to run), so they stay fast;
+the gate-running flows (a local patch failing the tests, the cloud fallback) are in tests/commands/test_review_cli.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import pipeline
+from bot.audit import AuditLog
+from bot.errors import ReplyParseError
+from bot.models.base import ChatModel
+from bot.models.http import RetryPolicy
+from bot.models.registry import create_model
+from bot.parse import parse_reply
+from bot.types import GateSettings, ModelSpec, Outcome, PullRequest, Resolution, Verdict
+from checks import worktree
+from tests.demo_pr import NOT_PARSEABLE, REVIEW_TEXT_ONLY, build_demo
+from tests.fakes.model_servers import FakeAnthropic, FakeOllama, FakeOpenAI, Reply
+
+ENV = {"ANTHROPIC_API_KEY": "test-key"}
+FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
+
+
+class Factory:
+    """Builds real backends for the specs it is given and remembers which ones it was asked for."""
+
+    def __init__(self) -> None:
+        self.built: list[str] = []
+
+    def __call__(self, spec: ModelSpec) -> ChatModel:
+        self.built.append(spec.name)
+        return create_model(spec, env=ENV, retry=FAST)
+
+
+def _no_gates(*args: object, **kwargs: object) -> Verdict:
+    raise AssertionError("a review with no code change must not reach the gates")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("demo") / "repo")
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[FakeOllama, FakeOpenAI, FakeAnthropic]]:
+    with FakeOllama() as ollama, FakeOpenAI() as openai, FakeAnthropic() as anthropic:
+        yield ollama, openai, anthropic
+
+
+def _run(
+    demo: Path,
+    candidates: tuple[ModelSpec, ...],
+    tmp_path: Path,
+    *,
+    cloud_allowed: bool = True,
+    factory: Factory | None = None,
+) -> Outcome:
+    resolution = Resolution("review", None, candidates, cloud_allowed=cloud_allowed)
+    pr = PullRequest(repo=demo, base="main", head="pr", title="Compute factorial with a loop")
+    return pipeline.run(
+        pr,
+        "review",
+        resolution=resolution,
+        gate_settings=GateSettings(),
+        model_factory=factory or Factory(),
+        gates=_no_gates,
+        audit=AuditLog(tmp_path / "audit.sqlite3"),
+    )
+
+
+def _texts(request_json: dict[str, object]) -> str:
+    messages = request_json["messages"]
+    assert isinstance(messages, list)
+    return "\n".join(str(m["content"]) for m in messages)
+
+
+def test_a_malformed_reply_is_asked_again_once_with_the_reason_then_accepted(
+    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
+) -> None:
+    ollama, _, _ = servers
+    ollama.script(Reply(NOT_PARSEABLE), Reply(REVIEW_TEXT_ONLY))
+    diff = worktree.diff(demo, "main", "pr")
+    with pytest.raises(ReplyParseError) as first_error:
+        parse_reply("review", NOT_PARSEABLE, lambda p: worktree.read_file_at(demo, "pr", p), pr_diff=diff)
+
+    outcome = _run(demo, (ollama.model_spec(name="coder-local", retries=0),), tmp_path)
+
+    assert len(ollama.chat_requests) == 2
+    second = _texts(ollama.chat_requests[1].json)
+    assert str(first_error.value) in second
+    assert NOT_PARSEABLE in second  # the model sees what it answered
+    assert outcome.posted and outcome.winner == "coder-local"
+    [attempt] = outcome.attempts
+    assert attempt.status == "accepted"
+    assert [(g.name, g.status) for g in attempt.gates] == [("gates", "skipped")]
+    assert outcome.suggestion is not None and outcome.suggestion.comments[0].path == "mathkit/core.py"
+
+
+def test_two_malformed_replies_lose_with_the_parse_reason_and_the_next_candidate_is_asked(
+    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
+) -> None:
+    ollama, openai, _ = servers
+    ollama.script(Reply(NOT_PARSEABLE), Reply(NOT_PARSEABLE))
+    openai.script(Reply(REVIEW_TEXT_ONLY))
+    candidates = (ollama.model_spec(name="first", retries=0), openai.model_spec(name="second", retries=0))
+
+    outcome = _run(demo, candidates, tmp_path)
+
+    first, second = outcome.attempts
+    assert len(ollama.chat_requests) == 2
+    assert first.status == "rejected"
+    assert (
+        first.reason is not None and first.reason.startswith("parse: ") and first.reason.endswith("(after one retry)")
+    )
+    assert (second.status, outcome.winner) == ("accepted", "second")
+
+
+def test_a_timeout_is_an_error_attempt_and_the_next_candidate_wins(
+    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
+) -> None:
+    ollama, openai, _ = servers
+    ollama.script(FakeOllama.slow(5, Reply(REVIEW_TEXT_ONLY)))
+    openai.script(Reply(REVIEW_TEXT_ONLY))
+    slow = ollama.model_spec(name="slow-local", timeout=0.5, retries=0)
+
+    outcome = _run(demo, (slow, openai.model_spec(name="quick-local", retries=0)), tmp_path)
+
+    timed_out, winner = outcome.attempts
+    assert timed_out.status == "error"
+    assert timed_out.reason is not None and timed_out.reason.startswith("error: ModelTimeout: ")
+    assert timed_out.seconds < 4
+    assert (winner.model, winner.status, outcome.winner) == ("quick-local", "accepted", "quick-local")
+
+
+def test_a_prompt_that_cannot_fit_is_skipped_with_the_reason_and_never_sent(
+    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
+) -> None:
+    ollama, openai, _ = servers
+    openai.script(Reply(REVIEW_TEXT_ONLY))
+    tiny = ollama.model_spec(name="tiny-context", context_length=300, max_output_tokens=256)
+
+    outcome = _run(demo, (tiny, openai.model_spec(name="roomy", retries=0)), tmp_path)
+
+    skipped, winner = outcome.attempts
+    assert ollama.chat_requests == []
+    assert skipped.status == "skipped"
+    assert skipped.reason is not None and skipped.reason.startswith("skipped: context: ")
+    assert (winner.status, outcome.winner) == ("accepted", "roomy")
+
+
+def test_a_cloud_candidate_is_never_built_when_the_resolution_forbids_the_cloud(
+    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
+) -> None:
+    ollama, _, anthropic = servers
+    ollama.script(Reply(NOT_PARSEABLE), Reply(NOT_PARSEABLE))
+    factory = Factory()
+    candidates = (ollama.model_spec(name="coder-local", retries=0), anthropic.model_spec(name="coder-cloud"))
+
+    outcome = _run(demo, candidates, tmp_path, cloud_allowed=False, factory=factory)
+
+    assert anthropic.requests == []
+    assert factory.built == ["coder-local"]
+    assert [a.model for a in outcome.attempts] == ["coder-local"]
+    assert not outcome.posted and outcome.winner is None
+    assert any("coder-cloud not asked" in note for note in outcome.notes)
+
+
+def test_every_model_failing_is_recorded_and_nothing_is_posted(
+    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
+) -> None:
+    ollama, _, _ = servers
+    ollama.default = FakeOllama.server_error(503)
+
+    outcome = _run(demo, (ollama.model_spec(name="down", retries=0),), tmp_path)
+
+    [attempt] = outcome.attempts
+    assert attempt.status == "error" and attempt.reason is not None and attempt.reason.startswith("error: ")
+    assert not outcome.posted
+    log = AuditLog(tmp_path / "audit.sqlite3")
+    [run] = log.runs(5)
+    assert (run.posted, run.winner) == (False, None)
+    assert [(a.model, a.status) for a in log.attempts(run.id)] == [("down", "error")]
+
+
+def test_a_pull_request_that_changes_nothing_asks_no_model(
+    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
+) -> None:
+    ollama, _, _ = servers
+    resolution = Resolution("review", None, (ollama.model_spec(),))
+    pr = PullRequest(repo=demo, base="main", head="main")
+
+    outcome = pipeline.run(
+        pr, "review", resolution=resolution, gate_settings=GateSettings(), model_factory=Factory(), gates=_no_gates
+    )
+
+    assert ollama.requests == [] and outcome.attempts == () and not outcome.posted
+    assert any("changes nothing" in note for note in outcome.notes)
