@@ -20,8 +20,6 @@ from bot.errors import PolicyError
 from bot.policy_model import (
     ADMIN_POLICY_ENV,
     AdminPolicy,
-    Lines,
-    Problem,
     RepoRule,
     admin_policy_from_input,
     admin_policy_problems,
@@ -29,10 +27,8 @@ from bot.policy_model import (
     default_admin_policy,
     load_admin_policy,
     load_admin_policy_text,
-    problem_at,
-    raise_problems,
-    text_problems,
 )
+from bot.policy_problems import Lines, Problem, problem_at, raise_problems, text_problems
 from bot.types import PURPOSES, Exclusion, ModelSpec, Purpose, Resolution
 
 __all__ = [

@@ -17,17 +17,24 @@ Schema in ``schemas/admin-policy.schema.json`` is generated from these models (`
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from bot.config import parse_yaml
 from bot.errors import ConfigError
+from bot.models.templates import TEMPLATES
+from bot.policy_problems import Lines, Problem, problem_at, raise_problems, text_problems
 from bot.types import PURPOSES, Location, ModelSpec, Purpose
 
 ADMIN_POLICY_ENV = "GUARDRAIL_ADMIN_POLICY"
@@ -35,10 +42,12 @@ ACTION_INPUT = "admin-policy"
 
 Backend = Literal["openai", "ollama", "anthropic", "llamacpp"]
 URL_BACKENDS: tuple[str, ...] = ("openai", "ollama", "anthropic")
+_URL_PATTERN = r"^https?://[^\s/@]+([/?#]\S*)?$"
+_ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# Tokens a model server must never receive, even if a policy names them as a model's key.
+_FORBIDDEN_KEY_ENVS = ("GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 RepoGlob = Annotated[str, StringConstraints(pattern=r"^(\*|[^/\s]+/[^/\s]+)$")]
-Lines = dict[tuple[str | int, ...], int]
-M = TypeVar("M", bound=BaseModel)
 # A mapping keyed by a pattern: the schema must reject keys that miss the pattern, as the model does.
 _NO_OTHER_KEYS: dict[str, Any] = {"additionalProperties": False}
 
@@ -72,24 +81,62 @@ class ModelEntry(_Strict):
     )
     url: str | None = Field(
         None,
-        pattern=r"^https?://\S+$",
-        description="Base URL of the server (http or https). Required for openai, ollama and anthropic.",
+        description="Base URL of the server (http or https, no user:password@). Required for openai, ollama and "
+        "anthropic.",
+        json_schema_extra={"pattern": _URL_PATTERN},
     )
     api_key_env: str | None = Field(
         None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-        description="Name of the environment variable that holds the API key. Never the key itself.",
+        description="Name of the environment variable that holds the API key. Never the key itself, and never the "
+        "GitHub token.",
+        json_schema_extra={"pattern": _ENV_NAME_PATTERN, "not": {"enum": list(_FORBIDDEN_KEY_ENVS)}},
     )
     context_length: int = Field(8192, gt=0, description="Tokens the model can read and write in one request.")
-    max_output_tokens: int = Field(1024, gt=0, description="Upper bound on the tokens of one reply.")
+    max_output_tokens: int = Field(
+        1024, gt=0, description="Upper bound on the tokens of one reply; less than context_length."
+    )
     timeout: float = Field(120, gt=0, description="Seconds before one request is abandoned.")
-    retries: int = Field(2, ge=0, le=10, description="Further tries after a timeout, a refused connection or a 5xx.")
+    retries: int = Field(2, ge=0, le=10, description="Further tries of a request that failed.")
     temperature: float = Field(0, ge=0, le=2, description="Sampling temperature; 0 for repeatable replies.")
     seed: int = Field(0, description="Sampling seed, for backends that accept one.")
-    template: str | None = Field(None, description="Chat template name, for backends that take raw prompts.")
+    template: str | None = Field(
+        None,
+        description="Chat template name, for backends that take raw prompts (llamacpp).",
+        json_schema_extra={"enum": [*sorted(TEMPLATES), None]},
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not re.fullmatch(_URL_PATTERN, url):
+            raise PydanticCustomError(
+                "url", "must be an http:// or https:// URL without user:password@ (put a key in api_key_env)"
+            )
+        return url
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, name: str | None) -> str | None:
+        if name is not None and not re.fullmatch(_ENV_NAME_PATTERN, name):
+            raise PydanticCustomError(
+                "env_name", "must be the name of an environment variable (like ANTHROPIC_API_KEY), never the key"
+            )
+        if name in _FORBIDDEN_KEY_ENVS:
+            raise PydanticCustomError(
+                "env_name", "{name} is GitHub's token; a model server must never receive it", {"name": name}
+            )
+        return name
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, name: str | None) -> str | None:
+        if name is not None and name not in TEMPLATES:
+            known = ", ".join(sorted(TEMPLATES))
+            raise PydanticCustomError("template", "unknown chat template; known: {known}", {"known": known})
+        return name
 
     @model_validator(mode="after")
-    def _url_where_needed(self) -> ModelEntry:
+    def _consistent(self) -> ModelEntry:
         if self.backend in URL_BACKENDS and not self.url:
             raise PydanticCustomError(
                 "url_required", "backend '{backend}' needs a 'url' (http or https)", {"backend": self.backend}
@@ -97,6 +144,10 @@ class ModelEntry(_Strict):
         if self.backend in URL_BACKENDS and not self.model:
             raise PydanticCustomError(
                 "model_required", "backend '{backend}' needs a 'model' id", {"backend": self.backend}
+            )
+        if self.max_output_tokens >= self.context_length:
+            raise PydanticCustomError(
+                "output_too_long", "max_output_tokens must be less than context_length, or no prompt fits"
             )
         return self
 
@@ -183,79 +234,6 @@ def default_admin_policy() -> AdminPolicy:
     )
 
 
-# --- problems: every error of a file, each with where, key path and line --------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    where: str  # file[:line]
-    key: str  # dotted key path; "" for the top level
-    message: str
-    line: int = 0  # for sorting; 0 when unknown
-
-    def __str__(self) -> str:
-        return f"{self.where}: key {self.key!r}: {self.message}" if self.key else f"{self.where}: {self.message}"
-
-
-def raise_problems(problems: list[Problem], error: type[ConfigError] = ConfigError) -> None:
-    """Raise one error carrying every problem (``where``/``key`` set when there is just one)."""
-    if len(problems) == 1:
-        only = problems[0]
-        raise error(only.message, where=only.where, key=only.key or None)
-    if problems:
-        raise error(f"{len(problems)} problems:\n" + "\n".join(f"  {p}" for p in problems))
-
-
-def line_for(loc: tuple[str | int, ...], lines: Lines) -> int | None:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None
-
-
-def problem_at(where: str, loc: tuple[str | int, ...], lines: Lines, message: str) -> Problem:
-    line = line_for(loc, lines)
-    return Problem(f"{where}:{line}" if line else where, ".".join(str(p) for p in loc), message, line or 0)
-
-
-def duplicate_keys(text: str, where: str) -> list[Problem]:
-    """PyYAML keeps the last of two equal keys silently; in a policy that could quietly undo a restriction."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return []  # parse_yaml reports it with its line
-    return list(_duplicates(node, (), where)) if node is not None else []
-
-
-def _duplicates(node: yaml.Node, path: tuple[str | int, ...], where: str) -> Iterator[Problem]:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                line = key_node.start_mark.line + 1
-                yield Problem(
-                    f"{where}:{line}", ".".join(str(p) for p in (*path, key)), "key given twice; keep one", line
-                )
-            seen.add(key)
-            yield from _duplicates(value_node, (*path, key), where)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _duplicates(item, (*path, index), where)
-
-
-def validation_problems(exc: ValidationError, where: str, lines: Lines) -> list[Problem]:
-    problems = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if p != "[key]")
-        if err["type"] == "extra_forbidden":
-            message = "unknown key; remove it or check its spelling against docs/policy.md"
-        else:
-            message = err["msg"]
-        problems.append(problem_at(where, loc, lines, message))
-    return problems
-
-
 def _names_at(data: object, *keys: str) -> list[str] | None:
     """The list of names at a key path of raw YAML data; None when it is not there (or not a list of names)."""
     for key in keys:
@@ -305,26 +283,6 @@ def _list_problems(
 
 
 # --- loading ---------------------------------------------------------------------------------------------------
-
-
-def text_problems(
-    text: str, model: type[M], where: str, extra: Callable[[object, Lines], list[Problem]]
-) -> tuple[M | None, Lines, list[Problem]]:
-    """Every problem of a YAML text, in line order: syntax, duplicate keys, the model's checks and ``extra``'s (which
-    sees the raw data, so its problems come along with the structural ones). The model only when there is none."""
-    try:
-        data, lines = parse_yaml(text, where)
-    except ConfigError as exc:
-        return None, {}, [Problem(exc.where or where, "", str(exc).removeprefix(f"{exc.where}: "))]
-    problems = duplicate_keys(text, where)
-    validated: M | None = None
-    try:
-        validated = model.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        problems += validation_problems(exc, where, lines)
-    problems += extra(data, lines)
-    problems.sort(key=lambda p: p.line)
-    return (None if problems else validated), lines, problems
 
 
 def admin_policy_problems(text: str, where: str) -> tuple[AdminPolicy | None, list[Problem]]:

@@ -232,10 +232,14 @@ def test_every_problem_is_reported_at_once_in_line_order() -> None:
     ("entry", "expected"),
     [
         ("{backend: openai, model: m, location: local}", "backend 'openai' needs a 'url'"),
-        ("{backend: openai, url: 'ftp://x', model: m, location: local}", "String should match pattern"),
+        ("{backend: openai, url: 'ftp://x', model: m, location: local}", "must be an http:// or https:// URL"),
         ("{backend: openai, url: 'http://x', model: m}", "key 'models.m.location': Field required"),
         ("{backend: gpt, model: m, location: local}", "key 'models.m.backend': Input should be"),
-        ("{backend: anthropic, url: 'https://x', model: m, location: cloud, api_key_env: 'sk-ant-1'}", "api_key_env"),
+        ("{backend: anthropic, url: 'https://x', model: m, location: cloud, api_key_env: 'sk-ant-1'}", "never the key"),
+        ("{backend: openai, url: 'https://x', model: m, location: cloud, api_key_env: GITHUB_TOKEN}", "GitHub's token"),
+        ("{backend: openai, url: 'https://me:pw@x/v1', model: m, location: cloud}", "without user:password@"),
+        ("{backend: llamacpp, model: '', location: local, template: chatm}", "unknown chat template; known: chatml"),
+        ("{backend: llamacpp, model: '', location: local, context_length: 512}", "max_output_tokens must be less"),
     ],
 )
 def test_model_entries_are_checked(entry: str, expected: str) -> None:
@@ -351,6 +355,12 @@ def test_repo_examples_pass_the_schema_and_resolve_against_the_example_admin(pat
         ("admin", {"models": {"m": {"backend": "llamacpp", "model": "", "location": "local", "api_key": "k"}}}),
         ("admin", {"models": {}, "repos": {"acme": {}}}),  # a glob must be owner/name
         ("admin", {"models": {}, "purposes": {"deploy": {"allow": []}}}),
+        ("admin", {"models": {"m": {"backend": "openai", "url": "ftp://x", "model": "x", "location": "local"}}}),
+        ("admin", {"models": {"m": {"backend": "llamacpp", "model": "", "location": "local", "template": "x"}}}),
+        (
+            "admin",
+            {"models": {"m": {"backend": "llamacpp", "model": "", "location": "local", "api_key_env": "GH_TOKEN"}}},
+        ),
         ("repo", {"purposes": {"pach": {"models": []}}}),
         ("repo", {"cloud_fallback": "maybe"}),
     ],

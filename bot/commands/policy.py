@@ -34,7 +34,7 @@ from bot.policy import (
     resolve,
     schema_text,
 )
-from bot.policy_model import Lines, Problem
+from bot.policy_problems import Lines, Problem
 from bot.types import PURPOSES
 from checks import worktree
 
