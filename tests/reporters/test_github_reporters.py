@@ -1,0 +1,149 @@
+"""The GitHub reporters against the fake GitHub over real HTTP, through the real PyGithub adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.diff import make_patch
+from bot.github.pygithub_adapter import PyGithubAdapter
+from bot.reporters.base import PostContext
+from bot.reporters.github_check import CheckReporter
+from bot.reporters.github_review import ReviewReporter
+from bot.reporters.github_summary import SummaryReporter
+from bot.reporters.suggestions import plan_review
+from bot.types import Attempt, GateResult, Outcome, PullInfo, PullRequest, ReviewComment, Suggestion
+from tests.fakes.github_server import FakeGitHub
+
+REPO = "acme/widgets"
+BASE, HEAD = "a" * 40, "b" * 40
+OLD = "".join(f"line {i}\n" for i in range(1, 201))
+NEW = "".join(f"changed {i}\n" for i in range(1, 201))
+DIFF = make_patch("app.py", OLD, NEW)  # every line of app.py is on the new side of one hunk
+GATES = (GateResult("apply", "pass", "applied"), GateResult("ruff", "pass", "no new findings"))
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as server:
+        server.add_pull(REPO, 7, base_sha=BASE, head_sha=HEAD, diff_text=DIFF)
+        yield server
+
+
+@pytest.fixture
+def port(fake: FakeGitHub) -> PyGithubAdapter:
+    return PyGithubAdapter(fake.token, fake.base_url, sleep=lambda _: None)
+
+
+def outcome_with(comments: tuple[ReviewComment, ...], purpose: str = "review") -> Outcome:
+    suggestion = Suggestion("review", "", comments, summary="Tidy the names.")
+    won = Attempt("coder-local", "ollama", "local", "accepted", gates=GATES, template="chatml", suggestion=suggestion)
+    pr = PullRequest(Path("."), BASE, HEAD, repo_name=REPO, number=7, base_sha=BASE, head_sha=HEAD)
+    return Outcome(pr, "review", True, "coder-local", (won,), suggestion)
+
+
+def context_for(outcome: Outcome, max_inline: int = 20, head: str = HEAD) -> PostContext:
+    pull = PullInfo(REPO, 7, "main", BASE, "feature", head, REPO)
+    return PostContext(pull, plan_review(outcome.suggestion, DIFF, head, max_inline), fail_on="rejected")
+
+
+def test_one_review_with_committable_suggestions_on_diff_lines(fake: FakeGitHub, port: PyGithubAdapter) -> None:
+    outcome = outcome_with(
+        (
+            ReviewComment("app.py", 3, "Name it better.", replacement="renamed 3\n"),
+            ReviewComment("app.py", 6, "Merge these.", start_line=5, replacement="merged 5-6\n"),
+        )
+    )
+    result = ReviewReporter(port).post(outcome, context_for(outcome))
+    assert result.posted
+    [review] = fake.reviews(REPO, 7)
+    assert review["state"] == "COMMENTED" and review["commit_id"] == HEAD
+    assert f"<!-- guardrail:review head={HEAD} -->" in review["body"]
+    single, multi = review["comments"]
+    assert (single["line"], single["side"], single["start_line"]) == (3, "RIGHT", None)
+    assert "```suggestion\nrenamed 3\n```" in single["body"]
+    assert "`coder-local` (ollama, local, template `chatml`)" in single["body"] and "ruff ✓" in single["body"]
+    assert (multi["start_line"], multi["start_side"], multi["line"], multi["side"]) == (5, "RIGHT", 6, "RIGHT")
+    sent = fake.requests_to("POST", f"/repos/{REPO}/pulls/7/reviews")[0].body
+    assert sent["event"] == "COMMENT"
+
+
+def test_a_rerun_on_the_same_head_adds_no_second_review(fake: FakeGitHub, port: PyGithubAdapter) -> None:
+    outcome = outcome_with((ReviewComment("app.py", 3, "x", replacement="y\n"),))
+    ReviewReporter(port).post(outcome, context_for(outcome))
+    again = ReviewReporter(port).post(outcome, context_for(outcome))
+    assert not again.posted and again.leftovers == ()
+    assert len(fake.reviews(REPO, 7)) == 1
+    new_head = ReviewReporter(port).post(outcome, context_for(outcome, head="c" * 40))
+    assert new_head.posted and [r["commit_id"] for r in fake.reviews(REPO, 7)] == [HEAD, "c" * 40]
+
+
+def test_a_422_moves_the_comments_to_the_summary_and_posts_one_review(fake: FakeGitHub, port: PyGithubAdapter) -> None:
+    fake.fail_next("POST", f"/repos/{REPO}/pulls/7/reviews", 422, body={"message": "Unprocessable Entity"})
+    outcome = outcome_with((ReviewComment("app.py", 3, "x", replacement="y\n"),))
+    context = context_for(outcome)
+    result = ReviewReporter(port).post(outcome, context)
+    [review] = fake.reviews(REPO, 7)
+    assert review["comments"] == [] and "GitHub refused the inline comments" in review["body"]
+    assert [lo.candidate.span for lo in result.leftovers if lo.candidate] == ["app.py:3"]
+    posted = [r.body for r in fake.requests_to("POST", f"/repos/{REPO}/pulls/7/reviews")]
+    assert [len(body["comments"]) for body in posted] == [1, 0]
+    summary = context.__class__(context.pull, context.plan, extra_leftovers=result.leftovers)
+    SummaryReporter(port).post(outcome, summary)
+    [comment] = fake.issue_comments(REPO, 7)
+    assert "`app.py:3`: GitHub refused these inline comments" in comment["body"]
+
+
+def test_the_summary_comment_is_edited_in_place(fake: FakeGitHub, port: PyGithubAdapter) -> None:
+    outcome = outcome_with((ReviewComment("app.py", 3, "x", replacement="y\n"),))
+    first = SummaryReporter(port).post(outcome, context_for(outcome))
+    same = SummaryReporter(port).post(outcome, context_for(outcome))
+    newer = SummaryReporter(port).post(outcome, context_for(outcome, head="c" * 40))
+    assert (first.posted, same.posted, newer.posted) == (True, False, True)
+    [comment] = fake.issue_comments(REPO, 7)
+    assert comment["body"].startswith("<!-- guardrail:summary -->")
+    assert "`cccccccccccc`" in comment["body"] and "`coder-local` (ollama, local) **accepted**" in comment["body"]
+    assert "✅ `ruff` pass" in comment["body"]
+
+
+def test_the_inline_cap_lists_the_rest_in_the_summary(fake: FakeGitHub, port: PyGithubAdapter) -> None:
+    outcome = outcome_with(tuple(ReviewComment("app.py", i, f"c{i}", replacement=f"r{i}\n") for i in range(1, 8)))
+    context = context_for(outcome, max_inline=5)
+    ReviewReporter(port).post(outcome, context)
+    SummaryReporter(port).post(outcome, context)
+    assert len(fake.reviews(REPO, 7)[0]["comments"]) == 5
+    body = fake.issue_comments(REPO, 7)[0]["body"]
+    assert "`app.py:6`: over the cap of 5 inline comments" in body and "`app.py:7`" in body
+
+
+def test_a_summary_over_65536_characters_is_cut_with_a_note(fake: FakeGitHub, port: PyGithubAdapter) -> None:
+    huge = "x = 1\n" * 20_000
+    outcome = outcome_with((ReviewComment("other.py", 1, "outside the diff", replacement=huge),))
+    SummaryReporter(port).post(outcome, context_for(outcome))
+    body = fake.issue_comments(REPO, 7)[0]["body"]
+    assert len(body) <= 65_536 and "truncated to GitHub's 65,536-character limit" in body
+
+
+def test_120_annotations_go_in_3_requests_of_at_most_50(fake: FakeGitHub, port: PyGithubAdapter) -> None:
+    outcome = outcome_with(tuple(ReviewComment("app.py", i, f"c{i}", replacement=f"r{i}\n") for i in range(1, 121)))
+    CheckReporter(port).post(outcome, context_for(outcome, max_inline=20))
+    sent = fake.requests_to("POST", f"/repos/{REPO}/check-runs")
+    sent += fake.requests_to("PATCH", f"/repos/{REPO}/check-runs/*")
+    assert [len(r.body["output"]["annotations"]) for r in sent] == [50, 50, 20]
+    [run] = fake.check_runs(REPO)
+    assert run["name"] == "guardrail/review" and run["external_id"] == HEAD and run["head_sha"] == HEAD
+    assert run["conclusion"] == "success" and len(run["annotations"]) == 120
+    CheckReporter(port).post(outcome, context_for(outcome))  # a rerun updates, and adds no annotation twice
+    [run] = fake.check_runs(REPO)
+    assert len(run["annotations"]) == 120
+
+
+def test_a_read_only_token_is_reported_not_raised(fake: FakeGitHub) -> None:
+    fake.grant("ghs_ReadOnly", "read")
+    port = PyGithubAdapter("ghs_ReadOnly", fake.base_url, sleep=lambda _: None)
+    outcome = outcome_with((ReviewComment("app.py", 3, "x", replacement="y\n"),))
+    assert ReviewReporter(port).post(outcome, context_for(outcome)).read_only
+    assert CheckReporter(port).post(outcome, context_for(outcome)).read_only
+    assert fake.reviews(REPO, 7) == [] and fake.check_runs(REPO) == []
