@@ -132,11 +132,22 @@ def _tail(stream: IO[bytes]) -> str:
     return stream.read().decode("utf-8", errors="replace")
 
 
-def _watch(proc: subprocess.Popen[bytes], deadline: float, done: threading.Event, expired: threading.Event) -> None:
-    # The caller blocks in wait() (no polling latency on a normal exit); this thread only acts on a timeout.
-    if not done.wait(max(0.0, deadline - time.monotonic())):
-        expired.set()
-        _kill_group(proc)
+def _watch(
+    proc: subprocess.Popen[bytes],
+    deadline: float,
+    done: threading.Event,
+    expired: threading.Event,
+    cancel: threading.Event | None,
+) -> None:
+    # The caller blocks in wait() (no polling latency on a normal exit); this thread acts on a timeout or a cancel.
+    while not done.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+        if cancel is not None and cancel.is_set():
+            _kill_group(proc)
+            return
+        if time.monotonic() >= deadline:
+            expired.set()
+            _kill_group(proc)
+            return
 
 
 def run(
@@ -148,12 +159,14 @@ def run(
     scrub: Sequence[str] = (),
     input: str | None = None,
     isolate_network: bool = True,
+    cancel: threading.Event | None = None,
 ) -> ProcResult:
     """Run ``argv`` in ``cwd`` with a scrubbed environment and a timeout; kill its whole process group at the end.
 
     ``env_extra`` is added after scrubbing (so the gates can set PYTHONPATH); ``scrub`` adds name patterns to
     :data:`SCRUB_DEFAULT`. ``input`` is sent on stdin. ``isolate_network=False`` is for our own git and ruff calls,
-    which run no PR code. Raises GateError only when the program cannot be started at all.
+    which run no PR code. Setting ``cancel`` (from another thread) kills the command. Raises GateError only when
+    the program cannot be started at all.
     """
     env = scrubbed_env(scrub)
     env.update(env_extra or {})
@@ -173,7 +186,7 @@ def run(
             proc = subprocess.Popen(full, cwd=cwd, env=env, stdin=stdin, stdout=out, stderr=err, start_new_session=True)
         except OSError as exc:
             raise GateError(f"cannot run {argv[0]!r} in {cwd}: {exc.strerror}; is it installed and on PATH?") from exc
-        watchdog = threading.Thread(target=_watch, args=(proc, start + timeout, done, expired), daemon=True)
+        watchdog = threading.Thread(target=_watch, args=(proc, start + timeout, done, expired, cancel), daemon=True)
         watchdog.start()
         try:
             returncode = proc.wait()

@@ -1,0 +1,87 @@
+"""`guardrail gate`: run the gates on one patch against a pull request's head, in a throwaway worktree.
+
+    guardrail gate --repo PATH --base REV --head REV --patch FILE [--config FILE] [--json]
+
+The gates' configuration is ``.github/guardrail.yml`` read from the BASE revision (a pull request cannot switch its
+own gates off); ``--config FILE`` replaces it. Exit 0 when the patch is accepted, 1 when it is rejected, 2 on a
+usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.audit import gate_to_dict
+from bot.config import REPO_CONFIG_PATH, RepoConfig, load_file, load_repo_config
+from bot.errors import ConfigError
+from bot.types import GateResult, GateSettings, Verdict
+from checks import worktree
+from checks.engine import run_gates
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "gate",
+        help="apply a patch to a PR head and run ruff, the tests and the configured commands on it",
+        description=__doc__.splitlines()[0],
+    )
+    parser.add_argument("--repo", required=True, type=Path, help="a git repository holding both revisions")
+    parser.add_argument("--base", required=True, help="the pull request's base (its config is read from here)")
+    parser.add_argument("--head", required=True, help="the pull request's head (the patch applies on top of it)")
+    parser.add_argument("--patch", required=True, help="a unified diff against the head; '-' reads stdin")
+    parser.add_argument("--config", type=Path, help=f"a config file that replaces {REPO_CONFIG_PATH} at the base")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.set_defaults(run=run)
+
+
+def _read_patch(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    try:
+        return Path(source).read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the patch ({exc.strerror}); check the path", where=source) from exc
+
+
+def settings_for(repo: Path, base: str, config: Path | None) -> GateSettings:
+    """The gate settings: ``config`` when given, else the base revision's ``.github/guardrail.yml`` (or defaults)."""
+    if config is not None:
+        return load_file(config, RepoConfig).gates.settings()
+    text = worktree.read_file_at(repo, base, REPO_CONFIG_PATH)
+    return load_repo_config(text, where=f"{base}:{REPO_CONFIG_PATH}").gates.settings()
+
+
+def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
+    """The ``--json`` shape: verdict, reason (first failing gate or null), and every gate in order."""
+    return {"verdict": verdict.verdict, "reason": verdict.reason, "gates": [gate_to_dict(g) for g in verdict.gates]}
+
+
+def _table_row(gate: GateResult) -> list[str]:
+    rows = [f"{gate.name:<10} {gate.status:<8} {gate.seconds:>7.2f}s  {gate.summary}"]
+    for finding in gate.findings:
+        where = f"{finding.path}:{finding.line}" if finding.line else finding.path
+        rows.append(f"{'':<10} {'':<8} {'':>8}  - {where} [{finding.rule}] {finding.message}")
+    return rows
+
+
+def render_table(verdict: Verdict) -> str:
+    """A readable table: one line per gate, its findings indented under it, then the verdict."""
+    lines = [f"{'gate':<10} {'status':<8} {'time':>8}  summary"]
+    for gate in verdict.gates:
+        lines.extend(_table_row(gate))
+    reason = f" (first failing gate: {verdict.reason})" if verdict.reason else ""
+    lines.append(f"verdict: {verdict.verdict}{reason}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    repo: Path = args.repo
+    patch = _read_patch(args.patch)
+    settings = settings_for(repo, args.base, args.config)
+    verdict = run_gates(repo, args.base, args.head, patch, settings)
+    print(json.dumps(verdict_to_dict(verdict), indent=2) if args.json else render_table(verdict))
+    return 0 if verdict.accepted else 1
