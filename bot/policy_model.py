@@ -173,22 +173,20 @@ class Allow(_Strict):
     allow: list[ModelName] = Field(description="Model names allowed for this purpose, in the admin's order.")
 
 
-class AdminPurposes(_Strict):
+class _ByPurpose(_Strict):
+    def get(self, purpose: Purpose) -> Allow | None:
+        allow: Allow | None = getattr(self, purpose)
+        return allow
+
+
+class AdminPurposes(_ByPurpose):
     review: Allow | None = Field(None, description="Models that may write reviews. Absent: none may.")
     patch: Allow | None = Field(None, description="Models that may write patches. Absent: none may.")
 
-    def get(self, purpose: Purpose) -> Allow | None:
-        allow: Allow | None = getattr(self, purpose)
-        return allow
 
-
-class RulePurposes(_Strict):
+class RulePurposes(_ByPurpose):
     review: Allow | None = Field(None, description="Narrows the top-level review allow-list. Absent: not narrowed.")
     patch: Allow | None = Field(None, description="Narrows the top-level patch allow-list. Absent: not narrowed.")
-
-    def get(self, purpose: Purpose) -> Allow | None:
-        allow: Allow | None = getattr(self, purpose)
-        return allow
 
 
 class RepoRule(_Strict):
@@ -327,14 +325,15 @@ def load_admin_policy(path: Path | None, env: Mapping[str, str]) -> AdminPolicy:
 def admin_policy_from_input(value: str, workspace: Path) -> AdminPolicy:
     """The Action's ``admin-policy`` input: a path (relative to the workspace) or inline YAML; empty = default.
 
-    A single line that names an existing file, or ends in .yml/.yaml/.json, is a path; anything else is YAML text.
+    A single line that names an existing file, or has no ``:`` (so it cannot be a YAML mapping), is a path;
+    anything else is YAML text.
     """
     value = value.strip()
     if not value:
         return default_admin_policy()
     if "\n" not in value:
         path = Path(value) if os.path.isabs(value) else workspace / value
-        if path.is_file() or value.endswith((".yml", ".yaml", ".json")):
+        if path.is_file() or ":" not in value:
             where = f"{path} (input {ACTION_INPUT})"
             if not path.is_file():
                 raise ConfigError(

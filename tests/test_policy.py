@@ -297,6 +297,9 @@ def test_action_input_is_a_path_or_inline_yaml(tmp_path: Path) -> None:
     assert admin_policy_from_input("  ", tmp_path) == default_admin_policy()
     with pytest.raises(ConfigError, match="input admin-policy: no such file"):
         admin_policy_from_input("policy.yml", tmp_path)
+    with pytest.raises(ConfigError, match="input admin-policy: no such file"):
+        admin_policy_from_input("config/guardrail-policy", tmp_path)  # no ':' so not YAML: a path, and missing
+    assert admin_policy_from_input("{models: {}}", tmp_path).models == {}  # one line of flow YAML
     with pytest.raises(ConfigError, match=r"input admin-policy:2: key 'models\.m\.api_key': unknown key"):
         admin_policy_from_input("models:\n  m: {backend: llamacpp, model: '', location: local, api_key: x}\n", tmp_path)
 
