@@ -13,6 +13,7 @@ import fnmatch
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.config import REPO_CONFIG_PATH, RepoConfig
@@ -34,6 +35,7 @@ from bot.types import PURPOSES, Exclusion, ModelSpec, Purpose, Resolution
 __all__ = [
     "ADMIN_POLICY_ENV",
     "AdminPolicy",
+    "RepoMatch",
     "admin_policy_from_input",
     "admin_policy_problems",
     "admin_policy_source",
@@ -95,20 +97,28 @@ def _specificity(glob: str) -> tuple[int, int]:
     return (1 if exact else 0, len(literal))
 
 
-def match_repo(admin: AdminPolicy, repo_name: str | None) -> tuple[str, RepoRule] | None:
+@dataclass(frozen=True)
+class RepoMatch:
+    """The admin policy's ``repos`` entry that applies to a repository, and the glob it is filed under."""
+
+    glob: str
+    rule: RepoRule
+
+
+def match_repo(admin: AdminPolicy, repo_name: str | None) -> RepoMatch | None:
     """The ``repos`` entry that applies to ``owner/name``: an exact name beats any glob; among globs, the one with
     the most non-wildcard characters. Two equally specific matches are an error (fail closed, ask the admin)."""
     if not repo_name:
         return None
     name = repo_name.lower()
-    matches = [(glob, rule) for glob, rule in admin.repos.items() if fnmatch.fnmatchcase(name, glob.lower())]
+    matches = [RepoMatch(glob, rule) for glob, rule in admin.repos.items() if fnmatch.fnmatchcase(name, glob.lower())]
     if not matches:
         return None
-    matches.sort(key=lambda item: _specificity(item[0]), reverse=True)
-    if len(matches) > 1 and _specificity(matches[0][0]) == _specificity(matches[1][0]):
+    matches.sort(key=lambda match: _specificity(match.glob), reverse=True)
+    if len(matches) > 1 and _specificity(matches[0].glob) == _specificity(matches[1].glob):
         raise PolicyError(
-            f"repos entries {matches[0][0]!r} and {matches[1][0]!r} both match {repo_name!r} equally specifically; "
-            "make one of them more specific or add an entry for the exact name",
+            f"repos entries {matches[0].glob!r} and {matches[1].glob!r} both match {repo_name!r} equally "
+            "specifically; make one of them more specific or add an entry for the exact name",
             key="repos",
         )
     return matches[0]
@@ -117,16 +127,16 @@ def match_repo(admin: AdminPolicy, repo_name: str | None) -> tuple[str, RepoRule
 # --- resolve ---------------------------------------------------------------------------------------------------
 
 
-def _admin_allowed(admin: AdminPolicy, rule: tuple[str, RepoRule] | None, purpose: Purpose) -> list[str]:
+def _admin_allowed(admin: AdminPolicy, match: RepoMatch | None, purpose: Purpose) -> list[str]:
     top = admin.allowed(purpose)
-    narrowing = rule[1].purposes.get(purpose) if rule else None
+    narrowing = match.rule.purposes.get(purpose) if match else None
     return [name for name in top if narrowing is None or name in narrowing.allow]
 
 
 def _repo_list_problems(
     admin: AdminPolicy,
     config: RepoConfig,
-    rule: tuple[str, RepoRule] | None,
+    match: RepoMatch | None,
     repo_name: str | None,
     purpose: Purpose,
     where: str,
@@ -136,7 +146,7 @@ def _repo_list_problems(
     listed = config.purposes.get(purpose)
     if listed is None:
         return []
-    allowed = _admin_allowed(admin, rule, purpose)
+    allowed = _admin_allowed(admin, match, purpose)
     repo = repo_name or "this repository"
     problems = []
     for index, name in enumerate(listed.models):
@@ -147,7 +157,7 @@ def _repo_list_problems(
             message = f"unknown model {name!r}: the admin policy does not define it; allowed here: "
             problems.append(problem_at(where, loc, lines, message + (", ".join(allowed) or "none")))
         elif name not in allowed:
-            by = f" (narrowed by its entry {rule[0]!r})" if rule and name in admin.allowed(purpose) else ""
+            by = f" (narrowed by its entry {match.glob!r})" if match and name in admin.allowed(purpose) else ""
             message = (
                 f"model {name!r} is not allowed for {purpose} on {repo} by the admin policy{by}; allowed here: "
                 f"{', '.join(allowed) or 'none'}. Remove it, or ask the admin to allow it"
@@ -156,16 +166,16 @@ def _repo_list_problems(
     return problems
 
 
-def _cloud_reason(admin: AdminPolicy, rule: tuple[str, RepoRule] | None, config: RepoConfig, where: str) -> str | None:
+def _cloud_reason(admin: AdminPolicy, match: RepoMatch | None, config: RepoConfig, where: str) -> str | None:
     """Why no cloud model may be asked here, or None when the fallback is allowed."""
     if admin.local_only:
         return "local-only repository (the admin policy's local_only)"
-    if rule and rule[1].local_only:
-        return f"local-only repository (admin policy for {rule[0]!r})"
+    if match and match.rule.local_only:
+        return f"local-only repository (admin policy for {match.glob!r})"
     if not admin.cloud_fallback:
         return "cloud fallback off by the admin policy"
-    if rule and not rule[1].cloud_fallback:
-        return f"cloud fallback off by the admin policy for {rule[0]!r}"
+    if match and not match.rule.cloud_fallback:
+        return f"cloud fallback off by the admin policy for {match.glob!r}"
     if not config.cloud_fallback:
         return f"cloud fallback off in {where}"
     return None
@@ -187,13 +197,13 @@ def resolve(
     names a model the admin does not allow for this repository and purpose, or an unknown purpose.
     """
     where, lines = repo_config_where, repo_config_lines or {}
-    rule = match_repo(admin, repo_name)
-    raise_problems(_repo_problems(admin, repo_config, rule, repo_name, (purpose,), where, lines), PolicyError)
+    match = match_repo(admin, repo_name)
+    raise_problems(_repo_problems(admin, repo_config, match, repo_name, (purpose,), where, lines), PolicyError)
 
-    allowed = _admin_allowed(admin, rule, purpose)
+    allowed = _admin_allowed(admin, match, purpose)
     listed = repo_config.purposes.get(purpose)
     preference = list(listed.models) if listed and listed.models else allowed
-    cloud_reason = _cloud_reason(admin, rule, repo_config, where)
+    cloud_reason = _cloud_reason(admin, match, repo_config, where)
     enabled = listed is None or listed.enabled
 
     excluded: list[Exclusion] = []
@@ -202,7 +212,9 @@ def resolve(
         if name not in admin.allowed(purpose):
             reason = f"not allowed for {purpose} by the admin policy"
         elif name not in allowed:
-            reason = f"narrowed out by the admin policy for {rule[0]!r}" if rule else "not allowed by the admin policy"
+            reason = (
+                f"narrowed out by the admin policy for {match.glob!r}" if match else "not allowed by the admin policy"
+            )
         elif entry.location == "cloud" and cloud_reason:
             reason = cloud_reason
         elif name not in preference:
@@ -215,7 +227,7 @@ def resolve(
     left_out = {e.model for e in excluded}
     ordered = [admin.models[name].spec(name) for name in preference if name not in left_out]
     candidates = [s for s in ordered if s.location == "local"] + [s for s in ordered if s.location == "cloud"]
-    local_only = admin.local_only or bool(rule and rule[1].local_only)
+    local_only = admin.local_only or bool(match and match.rule.local_only)
     return Resolution(
         purpose=purpose,
         repo_name=repo_name,
@@ -231,16 +243,16 @@ def check_repo_against(
 ) -> list[Problem]:
     """Every problem ``resolve`` would raise for any purpose (for ``guardrail policy check``)."""
     try:
-        rule = match_repo(admin, repo_name)
+        match = match_repo(admin, repo_name)
     except PolicyError as exc:
         return [Problem("admin policy", "repos", str(exc).removeprefix("key 'repos': "))]
-    return _repo_problems(admin, config, rule, repo_name, PURPOSES, where, lines)
+    return _repo_problems(admin, config, match, repo_name, PURPOSES, where, lines)
 
 
 def _repo_problems(
     admin: AdminPolicy,
     config: RepoConfig,
-    rule: tuple[str, RepoRule] | None,
+    match: RepoMatch | None,
     repo_name: str | None,
     purposes: Iterable[Purpose],
     where: str,
@@ -250,7 +262,7 @@ def _repo_problems(
     that the admin does not allow it (checked for ``purposes``)."""
     problems = _unknown_purposes(config.purposes, where, lines)
     for purpose in purposes:
-        problems += _repo_list_problems(admin, config, rule, repo_name, purpose, where, lines)
+        problems += _repo_list_problems(admin, config, match, repo_name, purpose, where, lines)
     return problems
 
 
