@@ -10,7 +10,7 @@ from .github_diff import comment_outside_diff
 from .github_http import Call, Reply, now, paginate
 
 if TYPE_CHECKING:
-    from .github_server import PullState
+    from .github_server import FakeGitHub, PullState
 
 # The real 422 body of POST .../reviews when a comment's lines are not in the diff (FACTS.md §4.1).
 NOT_IN_DIFF = (
@@ -74,21 +74,27 @@ def create_issue_comment(call: Call) -> Reply:
         return call.invalid('"body" wasn\'t supplied.')
     if refused := call.too_long("IssueComment", text):
         return refused
-    comment_id = next(call.fake.ids)
-    comment = shapes.retarget(shapes.example("issues/create-comment", "201"), call.fake.base_url, call.repo)
+    comment = new_issue_comment(call.fake, pull, text, call.login)
+    return Reply(201, comment, {"location": comment["url"]})
+
+
+def new_issue_comment(fake: FakeGitHub, pull: PullState, text: str, login: str) -> dict[str, Any]:
+    """Add an issue comment by ``login`` to the PR, shaped like the ``issues/create-comment`` example."""
+    comment_id = next(fake.ids)
+    comment = shapes.retarget(shapes.example("issues/create-comment", "201"), fake.base_url, pull.repo)
     comment = shapes.renumber(comment, 1347, pull.number) | {
         "id": comment_id,
         "node_id": f"IC_fake{comment_id}",
-        "url": f"{call.fake.base_url}/repos/{call.repo}/issues/comments/{comment_id}",
-        "html_url": f"https://github.com/{call.repo}/pull/{pull.number}#issuecomment-{comment_id}",
+        "url": f"{fake.base_url}/repos/{pull.repo}/issues/comments/{comment_id}",
+        "html_url": f"https://github.com/{pull.repo}/pull/{pull.number}#issuecomment-{comment_id}",
         "body": text,
-        "user": call.fake.user(call.login),
+        "user": fake.user(login),
         "created_at": now(),
         "updated_at": now(),
         "author_association": "NONE",
     }
     pull.issue_comments.append(comment)
-    return Reply(201, comment, {"location": comment["url"]})
+    return comment
 
 
 def update_issue_comment(call: Call) -> Reply:

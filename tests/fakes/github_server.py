@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import github_http, github_routes, github_shapes
+from . import github_http, github_pulls, github_routes, github_shapes
 from .github_diff import FileDiff, parse_diff
 
 SECONDARY_RATE_LIMIT_MESSAGE = (
@@ -114,6 +114,7 @@ class FakeGitHub:
     def start(self) -> FakeGitHub:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else Nagle + delayed ACK add 40 ms a reply
         sock.bind(("127.0.0.1", 0))
         self._base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST", "PATCH", "PUT"])])
@@ -136,6 +137,7 @@ class FakeGitHub:
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
+            self._server.force_exit = True  # idle keep-alive connections need no grace period
             self._thread.join(timeout=5)
         self._server = self._thread = None
 
@@ -224,6 +226,13 @@ class FakeGitHub:
             pull.diff, pull.files = diff_text, parse_diff(diff_text)
             for comment in pull.review_comments:
                 comment["line"] = comment["start_line"] = comment["position"] = None
+
+    def add_issue_comment(
+        self, repo: str, number: int, body: str, author: str = "github-actions[bot]"
+    ) -> dict[str, Any]:
+        """An existing conversation comment on the PR, e.g. one a previous Guardrail run left."""
+        with self.lock:
+            return github_pulls.new_issue_comment(self, self.pulls[(repo, number)], body, author)
 
     def set_permission(self, repo: str, user: str, permission: str) -> None:
         with self.lock:

@@ -1,0 +1,31 @@
+"""Pytest fixtures for the fake GitHub; load with ``pytest_plugins = ["tests.fakes.github_fixtures"]``.
+
+``fake_github`` yields a started ``FakeGitHub`` (stopped after the test) that accepts ``fake_github.token`` with write
+permission and has no repositories yet: seed it with ``add_repo`` / ``add_pull``. ``github_adapter`` is the real
+``PyGithubAdapter`` pointed at it, its waits recorded in ``github_adapter_sleeps`` instead of slept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bot.github.pygithub_adapter import PyGithubAdapter
+from tests.fakes.github_server import FakeGitHub
+
+
+@pytest.fixture
+def fake_github() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as fake:
+        yield fake
+
+
+@pytest.fixture
+def github_adapter_sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def github_adapter(fake_github: FakeGitHub, github_adapter_sleeps: list[float]) -> PyGithubAdapter:
+    return PyGithubAdapter(fake_github.token, fake_github.base_url, sleep=github_adapter_sleeps.append)
