@@ -340,16 +340,14 @@ def with_context(hunk: Hunk, context: int) -> list[Hunk]:
     for i, (line, _, _) in enumerate(rows):  # a "\ No newline" marker stays with the line it follows
         if line.startswith("\\") and i - 1 in keep:
             keep.add(i)
-    result, group = [], []
+    groups: list[list[int]] = [[]]
     for i in range(len(rows)):
         if i in keep:
-            group.append(i)
-        elif group:
-            result.append(_sub_hunk(rows, group, hunk.section))
-            group = []
-    if group:
-        result.append(_sub_hunk(rows, group, hunk.section))
-    return result
+            groups[-1].append(i)
+        elif groups[-1]:
+            groups.append([])
+    # git's section line names the function where the original hunk starts; only the first piece starts there
+    return [_sub_hunk(rows, group, hunk.section if n == 0 else "") for n, group in enumerate(g for g in groups if g)]
 
 
 def _sub_hunk(rows: Sequence[tuple[str, int, int]], group: Sequence[int], section: str) -> Hunk:

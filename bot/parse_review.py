@@ -28,6 +28,7 @@ _ALIASES = {
     "body": ("body", "comment", "message", "text", "description"),
     "replacement": ("suggestion", "replacement", "code", "suggested_code", "fix"),
 }
+_NUMBERED = re.compile(r"^\s*\d+\| ?")
 _ESCAPABLE = set('"\\/bfnrtu')
 _FENCED = re.compile(r"^\s*(`{3,}|~{3,})[^\n]*\n(.*?)\n?\s*\1\s*$", re.DOTALL)
 
@@ -152,9 +153,13 @@ def _line_numbers(value: Any) -> tuple[int | None, int | None]:
 
 
 def _unfence(code: str) -> str:
-    """Replacement code without a ```suggestion / ```python fence around it."""
+    """Replacement code without a ```suggestion fence around it, nor the "  12| " line numbers the prompt showed."""
     fenced = _FENCED.match(code)
-    return fenced[2] if fenced else code
+    code = fenced[2] if fenced else code
+    lines = code.split("\n")
+    if all(_NUMBERED.match(line) for line in lines if line.strip()):
+        return "\n".join(_NUMBERED.sub("", line, count=1) for line in lines)
+    return code
 
 
 def _read_item(item: Mapping[str, Any], only_path: str | None, known: Mapping[str, object]) -> _Raw:
