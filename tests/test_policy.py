@@ -382,3 +382,23 @@ def test_docs_document_every_key_of_both_files() -> None:
     # the gates' keys of the repository config are documented in docs/config.md
     missing = sorted(key for key in keys if f"`{key}`" not in docs)
     assert not missing, f"docs/policy.md does not document: {missing}"
+
+
+def _admin_policy_inputs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [v for k, v in node.items() if k == "admin-policy" and isinstance(v, str) and "\n" in v]
+        return found + [text for v in node.values() for text in _admin_policy_inputs(v)]
+    if isinstance(node, list):
+        return [text for item in node for text in _admin_policy_inputs(item)]
+    return []
+
+
+def test_inline_admin_policies_in_the_example_workflows_load(tmp_path: Path) -> None:
+    inputs = [
+        (path.name, text)
+        for path in sorted((ROOT / "examples" / "workflows").glob("*.yml"))
+        for text in _admin_policy_inputs(_yaml(path))
+    ]
+    assert inputs, "the example workflows show an inline admin-policy input"
+    for name, text in inputs:
+        assert admin_policy_from_input(text, tmp_path).models, name
