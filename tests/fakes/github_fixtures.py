@@ -17,15 +17,18 @@ from tests.fakes.github_server import FakeGitHub
 
 @pytest.fixture
 def fake_github() -> Iterator[FakeGitHub]:
+    """A started fake GitHub, empty; ``fake_github.token`` has write permission."""
     with FakeGitHub() as fake:
         yield fake
 
 
 @pytest.fixture
 def github_adapter_sleeps() -> list[float]:
+    """The waits ``github_adapter`` would have slept (rate limits, backoff), in order."""
     return []
 
 
 @pytest.fixture
 def github_adapter(fake_github: FakeGitHub, github_adapter_sleeps: list[float]) -> PyGithubAdapter:
+    """The real PyGithub adapter on ``fake_github`` with its token; it records waits instead of sleeping."""
     return PyGithubAdapter(fake_github.token, fake_github.base_url, sleep=github_adapter_sleeps.append)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 from collections.abc import Iterator
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from bot.errors import GitHubError
+from bot.github.app_auth import AppCredentials, installation_for_repo, installation_token
 from bot.github.pygithub_adapter import PyGithubAdapter
 from bot.types import Annotation, DraftReviewComment, PostedComment
 from tests.fakes.github_server import FakeGitHub
@@ -243,9 +248,12 @@ def test_unreachable_github_is_retried_then_explained(sleeps: list[float]) -> No
         port = sock.getsockname()[1]
     adapter = PyGithubAdapter("t", f"http://127.0.0.1:{port}", retries=2, sleep=sleeps.append, timeout=2)
     with pytest.raises(GitHubError) as caught:
-        adapter.get_pull_diff(REPO, 7)
+        adapter.get_pull_diff(REPO, 7)  # httpx
     assert caught.value.status is None and "Could not reach GitHub" in str(caught.value)
-    assert sleeps == [1.0, 2.0]
+    with pytest.raises(GitHubError) as caught:
+        adapter.get_pull(REPO, 7)  # PyGithub
+    assert caught.value.status is None and "Could not reach GitHub" in str(caught.value)
+    assert sleeps == [1.0, 2.0, 1.0, 2.0]
 
 
 def test_too_long_comment_gives_githubs_validation_message(adapter: PyGithubAdapter) -> None:
@@ -253,3 +261,21 @@ def test_too_long_comment_gives_githubs_validation_message(adapter: PyGithubAdap
         adapter.create_issue_comment(REPO, 7, "x" * 65537)
     assert caught.value.status == 422
     assert "Body is too long (maximum is 65536 characters)" in str(caught.value)
+
+
+def test_app_installation_token_drives_the_adapter(fake: FakeGitHub) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    fake.add_installation(42, REPO, app_id=9)
+    credentials = AppCredentials(app_id="9", private_key=pem)
+    assert installation_for_repo(credentials, REPO, base_url=fake.base_url) == 42
+    granted = installation_token(credentials, 42, base_url=fake.base_url)
+    assert granted.expires_at > time.time() + 3000  # about an hour
+    (sent,) = fake.requests_to("POST", "/app/installations/42/access_tokens")
+    claims = jwt.decode(sent.headers["authorization"].split()[1], key.public_key(), algorithms=["RS256"])
+    assert claims["iss"] == "9" and claims["exp"] - claims["iat"] <= 600
+    posted = PyGithubAdapter(granted.token, fake.base_url).create_issue_comment(REPO, 7, "from the App")
+    assert posted.author.endswith("[bot]")
+    with pytest.raises(GitHubError) as caught:
+        installation_token(AppCredentials(app_id="77", private_key=pem), 42, base_url=fake.base_url)
+    assert caught.value.status == 401
