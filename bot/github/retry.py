@@ -183,6 +183,8 @@ def _cause(op: Operation, failure: Failure, attempts: int) -> str:
         )
     if status == 404:
         return "No such repository or pull request, or the token cannot see it (a private repository needs access)."
+    if status == 406:
+        return "GitHub will not produce this diff (over 300 files or 20,000 lines); review a smaller pull request."
     if status == 422:
         return "GitHub refused the content of the request; nothing was posted."
     if status >= 500 and not op.repeatable:

@@ -17,6 +17,11 @@ NOT_IN_DIFF = (
     "Pull request review thread line must be part of the diff, Pull request review thread start line must be part"
     " of the same hunk as the line., and Pull request review thread diff hunk can't be blank"
 )
+# The real 406 for a diff GitHub will not render (FACTS.md §4.2).
+DIFF_TOO_LARGE = (
+    "Sorry, the diff exceeded the maximum number of files (300). Consider using 'List pull requests files' API or"
+    " locally cloning the repository instead."
+)
 
 
 def get_repo(call: Call) -> Reply:
@@ -28,6 +33,9 @@ def get_pull(call: Call) -> Reply:
     pull = call.pull()
     if pull is None:
         return call.not_found()
+    if "diff" in call.accept and pull.diff_too_large:
+        error = {"resource": "PullRequest", "field": "diff", "code": "too_large"}
+        return call.error(406, DIFF_TOO_LARGE, [error])
     if "diff" in call.accept:
         # No recorded raw-diff response exists (FACTS §8); GitHub answers with the diff media type.
         return Reply(200, pull.diff, {"content-type": "application/vnd.github.diff; charset=utf-8"})

@@ -75,6 +75,7 @@ class PullState:
     data: dict[str, Any]
     diff: str
     files: dict[str, FileDiff]
+    diff_too_large: bool = False
     issue_comments: list[dict[str, Any]] = field(default_factory=list)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     review_comments: list[dict[str, Any]] = field(default_factory=list)
@@ -189,8 +190,12 @@ class FakeGitHub:
         body: str = "",
         draft: bool = False,
         author: str = "octocat",
+        diff_too_large: bool = False,
     ) -> dict[str, Any]:
-        """Seed pull request ``number`` of ``repo`` (added if missing); ``head_repo`` names a fork (added too)."""
+        """Seed pull request ``number`` of ``repo`` (added if missing); ``head_repo`` names a fork (added too).
+
+        ``diff_too_large`` makes the diff media type answer GitHub's 406 for a diff over 300 files, as for a huge PR.
+        """
         with self.lock:
             base_repo = self.repos.get(repo) or self.add_repo(repo)
             head_name = head_repo or repo
@@ -215,7 +220,8 @@ class FakeGitHub:
                 "merge_commit_sha": None,
                 "requested_teams": [],  # the official example's team lacks ``type``, which its own schema requires
             }
-            self.pulls[(repo, number)] = PullState(repo, number, data, diff_text, parse_diff(diff_text))
+            pull = PullState(repo, number, data, diff_text, parse_diff(diff_text), diff_too_large=diff_too_large)
+            self.pulls[(repo, number)] = pull
             return data
 
     def push(self, repo: str, number: int, *, head_sha: str, diff_text: str) -> None:

@@ -81,6 +81,13 @@ def test_get_pull_diff_asks_for_the_diff_media_type(adapter: PyGithubAdapter, fa
     assert sent.headers["authorization"] == f"token {fake.token}"
 
 
+def test_too_large_diff_is_explained(adapter: PyGithubAdapter, fake: FakeGitHub) -> None:
+    fake.add_pull(REPO, 9, base_sha=BASE, head_sha=HEAD, diff_text=DIFF, diff_too_large=True)
+    with pytest.raises(GitHubError) as caught:
+        adapter.get_pull_diff(REPO, 9)
+    assert caught.value.status == 406 and "maximum number of files (300)" in str(caught.value)
+
+
 def test_issue_comments_round_trip(adapter: PyGithubAdapter, fake: FakeGitHub) -> None:
     posted = adapter.create_issue_comment(REPO, 7, "<!-- guardrail -->\nfirst")
     assert posted.body.endswith("first") and posted.author == "github-actions[bot]"

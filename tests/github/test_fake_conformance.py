@@ -84,6 +84,7 @@ def seeded() -> Iterator[FakeGitHub]:
     with FakeGitHub() as fake:
         fake.add_pull(REPO, 7, base_sha="a" * 40, head_sha=HEAD, diff_text=DIFF, title="Widget fix")
         fake.add_pull(REPO, 8, base_sha="a" * 40, head_sha="c" * 40, diff_text=DIFF, head_repo="forker/widgets")
+        fake.add_pull(REPO, 9, base_sha="a" * 40, head_sha="d" * 40, diff_text=DIFF, diff_too_large=True)
         fake.grant("read-only", "read")
         fake.add_installation(42, REPO, app_id=9)
         yield fake
@@ -106,6 +107,7 @@ def _exchanges(fake: FakeGitHub) -> Iterator[tuple[str, httpx.Response]]:
         yield "pulls/get", gh.get(f"/repos/{REPO}/pulls/7")
         yield "pulls/get", gh.get(f"/repos/{REPO}/pulls/8")
         yield "pulls/get", gh.get(f"/repos/{REPO}/pulls/99")
+        yield "pulls/get", gh.get(f"/repos/{REPO}/pulls/9", headers={"Accept": "application/vnd.github.diff"})
         yield "pulls/list-files", gh.get(f"/repos/{REPO}/pulls/7/files")
         created = gh.post(f"/repos/{REPO}/issues/7/comments", json={"body": "first"})
         yield "issues/create-comment", created
@@ -151,11 +153,9 @@ def test_every_fake_response_matches_githubs_response_schema(exchanges: list[tup
     # The scenario reaches the success and the documented error statuses the reporters have to handle.
     assert {("pulls/create-review", 200), ("pulls/create-review", 422), ("pulls/create-review", 403)} <= statuses
     assert {("issues/create-comment", 201), ("issues/create-comment", 422), ("pulls/get", 404)} <= statuses
+    assert ("pulls/get", 406) in statuses
     for op, response in exchanges:
-        if op == "pulls/get" and response.status_code == 404:
-            errors = _schema_errors(op, 404, response.json())
-        else:
-            errors = _schema_errors(op, response.status_code, response.json())
+        errors = _schema_errors(op, response.status_code, response.json())
         assert errors == [], f"{response.request.method} {response.request.url.path} -> {response.status_code}"
 
 
