@@ -52,7 +52,11 @@ def _findings(stderr: str) -> tuple[Finding, ...]:
             found.append(Finding(match[1], 0, "does-not-apply", match[2]))
         elif match := _INVALID_PATH.match(line):
             path = match[1]
-            rule = "outside-repo" if path.startswith("/") or ".." in path.split("/") else "invalid-path"
+            parts = path.split("/")
+            if path.startswith("/") or ".." in parts:
+                rule = "outside-repo"
+            else:
+                rule = "git-dir" if ".git" in (p.lower() for p in parts) else "invalid-path"
             found.append(Finding(path, 0, rule, "git refuses this path"))
     return tuple(dict.fromkeys(found))
 
@@ -82,7 +86,7 @@ def run(worktree: Path, text: str, settings: GateSettings) -> tuple[GateResult, 
         how = f"with `{' '.join(options)}`" if options else "cleanly"
         summary = f"applies {how} ({len(patch.files)} file(s))"
         return GateResult(NAME, "pass", summary, (), time.monotonic() - start), Applied(patch, options)
-    assert first_failure is not None
+    stderr = first_failure.stderr if first_failure else ""
     tried = ", ".join(" ".join(o) or "plain" for o in STRATEGIES)
-    summary = f"does not apply to the head ({_first_error(first_failure.stderr)}); tried: {tried}"
-    return GateResult(NAME, "fail", summary, _findings(first_failure.stderr), time.monotonic() - start), None
+    summary = f"does not apply to the head ({_first_error(stderr)}); tried: {tried}"
+    return GateResult(NAME, "fail", summary, _findings(stderr), time.monotonic() - start), None

@@ -57,3 +57,21 @@ class GitRepo:
         assert self.worktrees() == [str(self.path)]
         leftovers = self.path / ".git" / "worktrees"
         assert not leftovers.exists() or not any(leftovers.iterdir())
+
+    def diff_for(self, files: dict[str, str | None], symlinks: dict[str, str] | None = None) -> str:
+        """The `git diff` that turns HEAD into HEAD plus ``files`` (None deletes a file); the checkout is restored."""
+        for rel, text in files.items():
+            target = self.path / rel
+            if text is None:
+                target.unlink()
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+        for rel, points_to in (symlinks or {}).items():
+            (self.path / rel).symlink_to(points_to)
+        self.git("add", "-A", "--intent-to-add")
+        try:
+            return self.git("diff", "HEAD")
+        finally:
+            self.git("reset", "-q", "--hard", "HEAD")
+            self.git("clean", "-q", "-fdx")

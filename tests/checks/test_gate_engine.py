@@ -1,0 +1,310 @@
+"""The gate engine end to end on real git repositories, with real ruff and real pytest."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.types import CommandGate, GateSettings, Verdict
+from checks.engine import run_gates
+from tests.repos import CALC, CALC_TESTS, GitRepo
+
+pytestmark = pytest.mark.slow
+
+Gate = Callable[..., Verdict]
+FAST = GateSettings(tests_timeout=60)
+
+
+@pytest.fixture
+def gate(tmp_path: Path) -> Gate:
+    """gate(repo, patch, **settings) -> Verdict; also checks that no worktree is left behind."""
+
+    def run(repo: GitRepo, patch: str, **overrides: object) -> Verdict:
+        settings = replace(FAST, **overrides)  # type: ignore[arg-type]
+        verdict = run_gates(repo.path, "main", "HEAD", patch, settings, cache_dir=tmp_path / "cache")
+        repo.assert_no_worktree_left()
+        assert [g.name for g in verdict.gates][:4] == ["apply", "paths", "ruff", "tests"]
+        return verdict
+
+    return run
+
+
+def statuses(verdict: Verdict) -> dict[str, str]:
+    return {g.name: g.status for g in verdict.gates}
+
+
+def result(verdict: Verdict, name: str):  # type: ignore[no-untyped-def]
+    return next(g for g in verdict.gates if g.name == name)
+
+
+BUGGY = CALC.replace("return a - b", "return a + b")  # sub() is wrong at the head: test_sub fails there
+
+
+def test_a_fix_that_passes(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo({"calc/__init__.py": BUGGY, "tests/test_calc.py": CALC_TESTS})
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC}))
+    assert verdict.accepted and verdict.reason is None
+    assert statuses(verdict) == {"apply": "pass", "paths": "pass", "ruff": "pass", "tests": "pass"}
+    assert "2 passed" in result(verdict, "tests").summary
+
+
+def test_a_patch_that_breaks_a_test(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC.replace("a + b", "a * b")}))
+    assert not verdict.accepted and verdict.reason == "tests"
+    findings = result(verdict, "tests").findings
+    assert [(f.path, f.rule) for f in findings] == [("tests/test_calc.py", "test")]
+    assert findings[0].message.startswith("tests.test_calc::test_add: ")
+    assert findings[0].line == 4  # the test function's line
+
+
+def test_a_head_whose_test_already_fails_patched_harmlessly_is_accepted(
+    make_repo: Callable[..., GitRepo], gate: Gate
+) -> None:
+    repo = make_repo({"calc/__init__.py": BUGGY, "tests/test_calc.py": CALC_TESTS})
+    harmless = BUGGY.replace("def add(a, b):", 'def add(a, b):\n    """Add two numbers."""')
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": harmless}))
+    assert verdict.accepted
+    assert "1 already failing without the patch (not blamed)" in result(verdict, "tests").summary
+
+
+def test_an_unused_import_is_a_new_ruff_finding(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": "import os\n\n\n" + CALC}))
+    assert verdict.reason == "ruff"
+    assert [(f.path, f.line, f.rule) for f in result(verdict, "ruff").findings] == [("calc/__init__.py", 1, "F401")]
+    assert "ruff defaults" in result(verdict, "ruff").summary
+    assert statuses(verdict)["tests"] == "skipped"
+
+
+def test_old_ruff_findings_are_not_blamed_even_when_their_line_moves(
+    make_repo: Callable[..., GitRepo], gate: Gate
+) -> None:
+    repo = make_repo({"calc/__init__.py": "import os\n\n\n" + CALC, "tests/test_calc.py": CALC_TESTS})
+    moved = '"""Calculator."""\n\nimport os\n\n\n' + CALC  # the unused import is now on line 3
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": moved}))
+    assert verdict.accepted, verdict
+    assert "1 finding(s) were already there" in result(verdict, "ruff").summary
+
+
+def test_the_repositorys_ruff_settings_apply(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    config = '[tool.ruff]\nline-length = 60\n\n[tool.ruff.lint]\nselect = ["E501"]\n'
+    repo = make_repo({"pyproject.toml": config, "calc/__init__.py": CALC, "tests/test_calc.py": CALC_TESTS})
+    long_line = CALC + "\n\nGREETING = 'a line of seventy characters, too long for this repository'\n"
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": long_line}))
+    assert verdict.reason == "ruff"
+    assert [(f.line, f.rule) for f in result(verdict, "ruff").findings] == [(9, "E501")]
+    assert "the repository's ruff config" in result(verdict, "ruff").summary
+    unused_import = gate(repo, repo.diff_for({"calc/__init__.py": "import os\n\n\n" + CALC}))
+    assert unused_import.accepted  # F401 is not among this repository's rules
+
+
+@pytest.mark.parametrize(
+    ("files", "rule"),
+    [
+        ({"tests/test_calc.py": None}, "protected-path"),  # deletes the tests
+        (
+            {
+                "tests/test_calc.py": CALC_TESTS.replace(
+                    "def test_sub", "import pytest\n\n\n@pytest.mark.skip\ndef test_sub"
+                )
+            },
+            "protected-path",
+        ),
+        ({"tests/test_calc.py": CALC_TESTS.replace("== 3", "== 2")}, "protected-path"),  # edits an assertion
+        ({"conftest.py": "collect_ignore = ['tests']\n"}, "protected-path"),
+        ({".github/workflows/ci.yml": "on: push\n"}, "protected-path"),
+        ({"pyproject.toml": "[tool.ruff]\nexclude = ['calc']\n"}, "protected-path"),
+        ({"sitecustomize.py": "import os\n"}, "protected-path"),
+    ],
+    ids=["delete-test", "skip-test", "edit-assertion", "conftest", "workflow", "pyproject", "sitecustomize"],
+)
+def test_patches_that_weaken_the_gates_are_rejected(
+    make_repo: Callable[..., GitRepo], gate: Gate, files: dict[str, str | None], rule: str
+) -> None:
+    repo = make_repo()
+    verdict = gate(repo, repo.diff_for(files))
+    assert verdict.reason == "paths"
+    findings = result(verdict, "paths").findings
+    assert {f.rule for f in findings} == {rule}
+    assert {f.path for f in findings} == set(files)
+
+
+def test_a_symlink_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    verdict = gate(repo, repo.diff_for({}, symlinks={"calc/data": "/etc/passwd"}))
+    assert verdict.reason == "paths"
+    assert ("calc/data", "symlink") in {(f.path, f.rule) for f in result(verdict, "paths").findings}
+
+
+def test_a_submodule_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    patch = (
+        "diff --git a/vendor b/vendor\nnew file mode 160000\nindex 0000000..1234567\n--- /dev/null\n+++ b/vendor\n"
+        "@@ -0,0 +1 @@\n+Subproject commit 1234567890123456789012345678901234567890\n"
+    )
+    verdict = gate(repo, patch)
+    assert verdict.reason == "paths"
+    assert [(f.path, f.rule) for f in result(verdict, "paths").findings] == [("vendor", "submodule")]
+
+
+def test_a_path_outside_the_repository_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    patch = "diff --git a/../evil.py b/../evil.py\nnew file mode 100644\n--- /dev/null\n+++ b/../evil.py\n@@ -0,0 +1 @@\n+x = 1\n"
+    verdict = gate(repo, patch)
+    # git itself refuses it, so the apply gate rejects it, with the paths gate's rule name
+    assert verdict.reason == "apply"
+    assert [(f.path, f.rule) for f in result(verdict, "apply").findings] == [("../evil.py", "outside-repo")]
+    assert not (repo.path.parent / "evil.py").exists()
+
+
+def test_absolute_and_git_dir_paths_are_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    absolute = gate(repo, "--- /dev/null\n+++ /tmp/evil.py\n@@ -0,0 +1 @@\n+x = 1\n")
+    assert [(f.path, f.rule) for f in result(absolute, "apply").findings] == [("/tmp/evil.py", "outside-repo")]
+    hooks = gate(repo, "--- /dev/null\n+++ b/.git/hooks/pre-commit\n@@ -0,0 +1 @@\n+echo hi\n")
+    assert [(f.path, f.rule) for f in result(hooks, "apply").findings] == [(".git/hooks/pre-commit", "git-dir")]
+    assert not (repo.path / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_a_malformed_diff_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    verdict = gate(repo, "Here is the fix:\n```\nreturn a + b\n```\n")
+    assert verdict.reason == "apply" and "not a unified diff" in result(verdict, "apply").summary
+    assert statuses(verdict) == {"apply": "fail", "paths": "skipped", "ruff": "skipped", "tests": "skipped"}
+
+
+def test_a_diff_whose_context_does_not_match_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    patch = "--- a/calc/__init__.py\n+++ b/calc/__init__.py\n@@ -1,2 +1,2 @@\n def mul(a, b):\n-    return 0\n+    return a * b\n"
+    verdict = gate(repo, patch)
+    assert verdict.reason == "apply"
+    assert "does not apply" in result(verdict, "apply").summary
+
+
+def test_a_sloppy_model_diff_with_wrong_counts_still_applies(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    # The hunk header claims 5 lines each side; there are 2. git apply --recount fixes that.
+    patch = "--- a/calc/__init__.py\n+++ b/calc/__init__.py\n@@ -4,5 +4,5 @@\n def sub(a, b):\n-    return a - b\n+    return a - b  # subtract\n"
+    verdict = gate(repo, patch)
+    assert verdict.accepted, verdict
+    assert "--recount" in result(verdict, "apply").summary
+
+
+def test_binary_and_oversized_patches_are_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    binary = gate(repo, "diff --git a/x.bin b/x.bin\nnew file mode 100644\nGIT binary patch\nliteral 3\nKcmZ?wVE_OC\n")
+    assert binary.reason == "apply" and "binary" in result(binary, "apply").summary
+    big = repo.diff_for({"calc/__init__.py": CALC + "\n# " + "x" * 2000 + "\n"})
+    oversized = gate(repo, big, max_patch_bytes=1000)
+    assert oversized.reason == "apply" and "max_patch_bytes" in result(oversized, "apply").summary
+
+
+def _alive(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_patch_that_makes_a_test_loop_forever(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    marker = f"4242.{os.getpid()}"
+    looping = CALC.replace(
+        "    return a + b",
+        f"    import subprocess\n\n    subprocess.Popen(['sleep', '{marker}'])\n    while True:\n        pass",
+    )
+    start = time.monotonic()
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": looping}), tests_timeout=4)
+    assert verdict.reason == "tests"
+    assert "timed out after 4s" in result(verdict, "tests").summary
+    assert time.monotonic() - start < 40
+    time.sleep(0.3)
+    assert _alive(marker) == []
+
+
+def test_broken_collection_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\nraise RuntimeError('boom at import')\n"}))
+    assert verdict.reason == "tests"
+    assert "collection broke" in result(verdict, "tests").summary
+
+
+def test_skipping_tests_from_the_code_under_test_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    skipper = CALC.replace("    return a + b", "    import pytest\n\n    pytest.skip('not today')")
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": skipper}))
+    assert verdict.reason == "tests"
+    messages = [f.message for f in result(verdict, "tests").findings]
+    assert any("passed without the patch, now" in m for m in messages)
+
+
+def test_no_test_ran_is_a_failure(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo({"calc/__init__.py": CALC, "tests/helpers.py": "X = 1\n"})
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n\nONE = 1\n"}))
+    assert verdict.reason == "tests"
+    assert "no test ran" in result(verdict, "tests").summary
+
+
+def test_the_baseline_is_computed_once_per_head(make_repo: Callable[..., GitRepo], gate: Gate, tmp_path: Path) -> None:
+    repo = make_repo({"calc/__init__.py": BUGGY, "tests/test_calc.py": CALC_TESTS})
+    first = gate(repo, repo.diff_for({"calc/__init__.py": CALC}))
+    assert "baseline computed" in result(first, "tests").summary
+    [cache_file] = (tmp_path / "cache").glob("*.json")
+    stored = json.loads(cache_file.read_text())
+    assert stored["head"] == repo.git("rev-parse", "HEAD").strip()
+    assert stored["outcomes"] == {"tests.test_calc::test_add": "passed", "tests.test_calc::test_sub": "failed"}
+    written = cache_file.stat().st_mtime_ns
+    second = gate(repo, repo.diff_for({"calc/__init__.py": BUGGY.replace("a + b\n\n\ndef sub", "b + a\n\n\ndef sub")}))
+    assert second.accepted
+    assert "baseline cached" in result(second, "tests").summary
+    assert cache_file.stat().st_mtime_ns == written
+    other_command = gate(repo, repo.diff_for({"calc/__init__.py": CALC}), tests_command="python -m pytest -q")
+    assert "baseline computed" in result(other_command, "tests").summary  # keyed by the test command too
+
+
+def test_secrets_in_the_callers_environment_are_hidden_from_the_tests(
+    make_repo: Callable[..., GitRepo], gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_secret")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    monkeypatch.setenv("ACME_DEPLOY_CODE", "hunter2")
+    repo = make_repo()
+    # add() breaks (and test_add fails) exactly when the code under test can see any of these.
+    leaky = CALC.replace(
+        "    return a + b",
+        "    import os\n\n    seen = [k for k in ('GITHUB_TOKEN', 'OPENAI_API_KEY', 'ACME_DEPLOY_CODE') if k in os.environ]\n"
+        "    return a + b + len(seen)",
+    )
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": leaky}), scrub_env=("ACME_*",))
+    assert verdict.accepted, verdict
+    exposed = gate(repo, repo.diff_for({"calc/__init__.py": leaky}))  # ACME_DEPLOY_CODE not scrubbed now
+    assert exposed.reason == "tests"
+
+
+def test_extra_commands_are_compared_with_the_baseline(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    check = CommandGate("sub-check", 'python -c "import calc, sys; sys.exit(0 if calc.sub(5, 2) == 3 else 3)"')
+    harmless = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n\nONE = 1\n"}), commands=(check,))
+    assert harmless.accepted
+    assert [g.name for g in harmless.gates] == ["apply", "paths", "ruff", "tests", "sub-check"]
+    # test_sub (3 - 1) still passes; the command (5 - 2) does not, and it passed without the patch.
+    broken = gate(
+        repo, repo.diff_for({"calc/__init__.py": CALC.replace("a - b", "a - b if a < 5 else 0")}), commands=(check,)
+    )
+    assert broken.reason == "sub-check"
+    assert "passed without the patch" in result(broken, "sub-check").summary
+    already = CommandGate("always-fails", 'python -c "raise SystemExit(1)"')
+    not_blamed = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n\nTWO = 2\n"}), commands=(already,))
+    assert not_blamed.accepted
+    assert "already failed without the patch" in result(not_blamed, "always-fails").summary
