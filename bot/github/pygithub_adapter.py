@@ -211,7 +211,8 @@ class PyGithubAdapter(GitHubPort):
         annotations: Sequence[Annotation] = (),
     ) -> None:
         """Update a check run; GitHub appends annotations, so they are sent 50 per request, the conclusion last."""
-        batches = [annotations[i : i + MAX_ANNOTATIONS_PER_REQUEST] for i in range(0, len(annotations), 50)] or [()]
+        size = MAX_ANNOTATIONS_PER_REQUEST
+        batches = [annotations[i : i + size] for i in range(0, len(annotations), size)] or [()]
         for index, batch in enumerate(batches):
             last = index == len(batches) - 1
             fields: dict[str, Any] = {"output": _output(title, summary, batch)}

@@ -3,9 +3,9 @@
 Policy (shared/github/FACTS.md §3, §6):
 
 * Rate limits (403/429). ``x-ratelimit-remaining: 0`` → wait until ``x-ratelimit-reset``; else ``retry-after`` →
-  wait that long; else a secondary-limit message → wait a minute. A wait longer than ``max_wait`` is not taken: the
-  call fails at once with a ``GitHubError`` saying when the limit resets. GitHub refused these requests without
-  acting on them, so every kind of request is retried, creates included.
+  wait that long; else a secondary-limit message → wait a minute, doubling on each repeat. A wait longer than
+  ``max_wait`` is not taken: the call fails at once with a ``GitHubError`` saying when the limit resets. GitHub
+  refused these requests without acting on them, so every kind of request is retried, creates included.
 * 5xx and connection errors: retried with exponential backoff (1 s, 2 s, 4 s, ...) only when repeating the request
   cannot duplicate anything: GETs, and PATCHes that replace a value. A create (POST of a review, comment or check
   run) or a PATCH that appends check-run annotations is NOT retried after a 5xx, because GitHub may have applied it
@@ -100,13 +100,13 @@ def is_rate_limited(failure: Failure) -> bool:
     )
 
 
-def rate_limit_wait(failure: Failure, now: float) -> float:
-    """Seconds GitHub asks us to wait before repeating a rate-limited request."""
+def rate_limit_wait(failure: Failure, now: float, attempt: int = 0) -> float:
+    """Seconds GitHub asks us to wait before repeating a rate-limited request (the ``attempt``-th repeat)."""
     if failure.headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in failure.headers:
         return max(float(failure.headers["x-ratelimit-reset"]) - now, 0.0) + 1.0
     if "retry-after" in failure.headers:
         return float(failure.headers["retry-after"])
-    return SECONDARY_WAIT
+    return SECONDARY_WAIT * 2.0**attempt  # GitHub: at least a minute, then back off exponentially
 
 
 def call_with_retries(
@@ -137,7 +137,7 @@ def _wait_before_retry(op: Operation, failure: Failure, attempt: int, policy: Re
     if attempt >= policy.retries:
         return None
     if is_rate_limited(failure):
-        wait = rate_limit_wait(failure, now)
+        wait = rate_limit_wait(failure, now, attempt)
         if wait > policy.max_wait:
             cause = (
                 f"Rate limited by GitHub; the limit resets {_reset_time(failure)}: waiting {wait:.0f} s is more"
@@ -148,7 +148,7 @@ def _wait_before_retry(op: Operation, failure: Failure, attempt: int, policy: Re
     transient = failure.status is None or failure.status >= 500
     if transient and op.repeatable:
         retry_after = failure.headers.get("retry-after")
-        return min(float(retry_after) if retry_after else policy.backoff * 2**attempt, policy.max_wait)
+        return min(float(retry_after) if retry_after else policy.backoff * 2.0**attempt, policy.max_wait)
     return None
 
 

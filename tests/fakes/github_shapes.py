@@ -66,6 +66,7 @@ def http_fixtures() -> dict[str, list[dict[str, Any]]]:
     return {p.stem: json.loads(p.read_text()) for p in sorted((SHARED_GITHUB / "http-fixtures").glob("*.json"))}
 
 
+@lru_cache(maxsize=1)
 def recorded_static_headers() -> dict[str, str]:
     """Headers every recorded api.github.com response carries, with their recorded values (rate limits excluded)."""
     exchanges = [e for entries in http_fixtures().values() for e in entries]

@@ -16,7 +16,7 @@ from bot.errors import GitHubError
 from bot.github.app_auth import AppCredentials, installation_for_repo, installation_token
 from bot.github.pygithub_adapter import PyGithubAdapter
 from bot.types import Annotation, DraftReviewComment, PostedComment
-from tests.fakes.github_server import FakeGitHub
+from tests.fakes.github_server import SECONDARY_RATE_LIMIT_MESSAGE, FakeGitHub
 
 REPO = "acme/widgets"
 BASE, HEAD = "a" * 40, "b" * 40
@@ -163,6 +163,18 @@ def test_secondary_rate_limit_waits_retry_after_then_posts_once(
     assert sleeps == [3.0]
     assert [r.status for r in fake.requests_to("POST", REVIEWS)] == [403, 200]
     assert len(fake.reviews(REPO, 7)) == 1
+
+
+def test_secondary_rate_limit_without_retry_after_waits_a_minute_then_gives_up(
+    adapter: PyGithubAdapter, fake: FakeGitHub, sleeps: list[float]
+) -> None:
+    body = {"message": SECONDARY_RATE_LIMIT_MESSAGE, "documentation_url": "https://docs.github.com/rest"}
+    fake.fail_next("POST", "/repos/acme/widgets/issues/7/comments", 403, body=body, times=2)
+    with pytest.raises(GitHubError) as caught:
+        adapter.create_issue_comment(REPO, 7, "hello")
+    assert sleeps == [60.0]  # the next wait, 120 s, is over max_wait
+    assert caught.value.status == 403 and "Rate limited by GitHub" in str(caught.value)
+    assert fake.issue_comments(REPO, 7) == []
 
 
 def test_primary_rate_limit_waits_until_reset(adapter: PyGithubAdapter, fake: FakeGitHub, sleeps: list[float]) -> None:
