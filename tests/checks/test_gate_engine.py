@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import sysconfig
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -156,7 +159,10 @@ def test_a_submodule_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) 
 
 def test_a_path_outside_the_repository_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
     repo = make_repo()
-    patch = "diff --git a/../evil.py b/../evil.py\nnew file mode 100644\n--- /dev/null\n+++ b/../evil.py\n@@ -0,0 +1 @@\n+x = 1\n"
+    patch = (
+        "diff --git a/../evil.py b/../evil.py\nnew file mode 100644\n"
+        "--- /dev/null\n+++ b/../evil.py\n@@ -0,0 +1 @@\n+x = 1\n"
+    )
     verdict = gate(repo, patch)
     # git itself refuses it, so the apply gate rejects it, with the paths gate's rule name
     assert verdict.reason == "apply"
@@ -182,7 +188,10 @@ def test_a_malformed_diff_is_rejected(make_repo: Callable[..., GitRepo], gate: G
 
 def test_a_diff_whose_context_does_not_match_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
     repo = make_repo()
-    patch = "--- a/calc/__init__.py\n+++ b/calc/__init__.py\n@@ -1,2 +1,2 @@\n def mul(a, b):\n-    return 0\n+    return a * b\n"
+    patch = (
+        "--- a/calc/__init__.py\n+++ b/calc/__init__.py\n"
+        "@@ -1,2 +1,2 @@\n def mul(a, b):\n-    return 0\n+    return a * b\n"
+    )
     verdict = gate(repo, patch)
     assert verdict.reason == "apply"
     assert "does not apply" in result(verdict, "apply").summary
@@ -191,7 +200,10 @@ def test_a_diff_whose_context_does_not_match_is_rejected(make_repo: Callable[...
 def test_a_sloppy_model_diff_with_wrong_counts_still_applies(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
     repo = make_repo()
     # The hunk header claims 5 lines each side; there are 2. git apply --recount fixes that.
-    patch = "--- a/calc/__init__.py\n+++ b/calc/__init__.py\n@@ -4,5 +4,5 @@\n def sub(a, b):\n-    return a - b\n+    return a - b  # subtract\n"
+    patch = (
+        "--- a/calc/__init__.py\n+++ b/calc/__init__.py\n"
+        "@@ -4,5 +4,5 @@\n def sub(a, b):\n-    return a - b\n+    return a - b  # subtract\n"
+    )
     verdict = gate(repo, patch)
     assert verdict.accepted, verdict
     assert "--recount" in result(verdict, "apply").summary
@@ -283,7 +295,8 @@ def test_secrets_in_the_callers_environment_are_hidden_from_the_tests(
     # add() breaks (and test_add fails) exactly when the code under test can see any of these.
     leaky = CALC.replace(
         "    return a + b",
-        "    import os\n\n    seen = [k for k in ('GITHUB_TOKEN', 'OPENAI_API_KEY', 'ACME_DEPLOY_CODE') if k in os.environ]\n"
+        "    import os\n\n"
+        "    seen = [k for k in ('GITHUB_TOKEN', 'OPENAI_API_KEY', 'ACME_DEPLOY_CODE') if k in os.environ]\n"
         "    return a + b + len(seen)",
     )
     verdict = gate(repo, repo.diff_for({"calc/__init__.py": leaky}), scrub_env=("ACME_*",))
@@ -308,3 +321,33 @@ def test_extra_commands_are_compared_with_the_baseline(make_repo: Callable[..., 
     not_blamed = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n\nTWO = 2\n"}), commands=(already,))
     assert not_blamed.accepted
     assert "already failed without the patch" in result(not_blamed, "always-fails").summary
+
+
+def test_tests_exercise_the_worktree_even_with_an_editable_install_elsewhere(
+    make_repo: Callable[..., GitRepo], gate: Gate, tmp_path: Path
+) -> None:
+    files = {"src/calc/__init__.py": BUGGY, "tests/test_calc.py": CALC_TESTS}
+    repo = make_repo(files)
+    # Another checkout of the same project, installed in editable mode (a path .pth file, as setuptools writes for
+    # a src layout) into a virtualenv that also sees this interpreter's packages (for pytest).
+    other = tmp_path / "other-checkout"
+    for rel, text in files.items():
+        (other / rel).parent.mkdir(parents=True, exist_ok=True)
+        (other / rel).write_text(text)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = Path(
+        subprocess.run(
+            [venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    )  # fmt: skip
+    (site / "__editable__.calc-0.1.pth").write_text(f"{other / 'src'}\n")
+    (site / "zz_pytest_from_outer.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    python = venv / "bin" / "python"
+    installed = subprocess.run([python, "-c", "import calc; print(calc.__file__)"], capture_output=True, text=True)
+    assert installed.stdout.startswith(str(other))  # without the gate's help, `calc` is the other checkout's
+
+    verdict = gate(repo, repo.diff_for({"src/calc/__init__.py": CALC}), tests_command=f"{python} -m pytest")
+    assert verdict.accepted, verdict
+    assert "2 passed" in result(verdict, "tests").summary
