@@ -298,3 +298,20 @@ def test_app_installation_token_drives_the_adapter(fake: FakeGitHub) -> None:
     with pytest.raises(GitHubError) as caught:
         installation_token(AppCredentials(app_id="77", private_key=pem), 42, base_url=fake.base_url)
     assert caught.value.status == 401
+
+
+def test_check_run_patch_is_retried_only_when_it_appends_nothing(
+    adapter: PyGithubAdapter, fake: FakeGitHub, sleeps: list[float]
+) -> None:
+    ref = adapter.create_check_run(REPO, HEAD, "guardrail", title="Running", summary="...", conclusion=None)
+    fake.fail_next("PATCH", f"/repos/acme/widgets/check-runs/{ref.id}", 502, body={"message": "Bad Gateway"})
+    adapter.update_check_run(REPO, ref.id, title="Done", summary="ok", conclusion="success")
+    assert sleeps == [1.0] and fake.check_runs(REPO)[0]["conclusion"] == "success"
+    fake.fail_next(
+        "PATCH", f"/repos/acme/widgets/check-runs/{ref.id}", 502, apply=True, body={"message": "Bad Gateway"}
+    )
+    with pytest.raises(GitHubError) as caught:
+        note = Annotation("pkg/mod.py", 2, 2, "notice", "appended once")
+        adapter.update_check_run(REPO, ref.id, title="Done", summary="ok", conclusion="success", annotations=[note])
+    assert caught.value.status == 502 and sleeps == [1.0]
+    assert [a["message"] for a in fake.check_runs(REPO)[0]["annotations"]] == ["appended once"]
