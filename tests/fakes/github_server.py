@@ -82,7 +82,13 @@ class PullState:
 
 
 class FakeGitHub:
-    """State, seeding and inspection API, fault injection and the uvicorn server of the fake GitHub."""
+    """State, seeding and inspection API, fault injection and the uvicorn server of the fake GitHub.
+
+    Seeding: ``grant``, ``add_repo``, ``add_pull``, ``add_issue_comment``, ``push``, ``set_permission``,
+    ``add_installation``. Faults: ``fail_next``, ``fail_secondary_rate_limit``, ``fail_primary_rate_limit``.
+    Inspection: ``requests``, ``requests_to``, ``clear_requests``, ``reviews``, ``issue_comments``, ``check_runs``,
+    ``statuses``. Bodies returned by inspection are the JSON GitHub would list, as plain dicts.
+    """
 
     def __init__(self, token: str = "ghs_FakeWriteToken0000000000000000000001") -> None:
         self.token = token
@@ -262,7 +268,10 @@ class FakeGitHub:
         times: int = 1,
         apply: bool = False,
     ) -> None:
-        """Answer the next ``times`` requests matching ``method`` and ``path_glob`` (fnmatch) with ``status``.
+        """Answer the next ``times`` requests matching ``method`` and ``path_glob`` with ``status``.
+
+        ``path_glob`` is an fnmatch pattern over the URL path without the query, e.g. ``"/repos/*/pulls/7/reviews"``.
+        ``body`` is sent as JSON (None: an empty body); ``headers`` override the usual ones (``retry-after``, ...).
 
         ``apply=True`` handles the request first (state changes) and then answers with the failure: a write that
         landed although the client saw an error, as after a 502 from GitHub's front end.
@@ -304,6 +313,10 @@ class FakeGitHub:
     def requests(self) -> list[RecordedRequest]:
         with self.lock:
             return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self.lock:
+            self._requests.clear()
 
     def requests_to(self, method: str, path_glob: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method.upper() and fnmatch.fnmatchcase(r.path, path_glob)]

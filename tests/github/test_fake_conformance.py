@@ -223,3 +223,14 @@ def test_pull_request_webhook_payloads_match_their_octokit_schema(payload: Path)
     validator = jsonschema.Draft7Validator(schema, registry=_webhook_registry())
     assert [e.message for e in validator.iter_errors(data)] == []
     assert data["action"] == action and data["pull_request"]["head"]["sha"]
+
+
+def test_push_makes_earlier_review_comments_outdated() -> None:
+    with FakeGitHub() as fake, _client(fake) as gh:
+        fake.add_pull(REPO, 7, base_sha="a" * 40, head_sha=HEAD, diff_text=DIFF)
+        inline = [{"path": "pkg/mod.py", "line": 2, "side": "RIGHT", "body": "old"}]
+        gh.post(f"/repos/{REPO}/pulls/7/reviews", json={"body": "r", "event": "COMMENT", "comments": inline})
+        fake.push(REPO, 7, head_sha="e" * 40, diff_text=DIFF)
+        (comment,) = gh.get(f"/repos/{REPO}/pulls/7/comments").json()
+        assert (comment["line"], comment["original_line"], comment["commit_id"]) == (None, 2, HEAD)
+        assert gh.get(f"/repos/{REPO}/pulls/7").json()["head"]["sha"] == "e" * 40
