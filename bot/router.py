@@ -191,8 +191,9 @@ def _parse(job: Job, reply: str) -> ParseResult:
 def _finding_label(gate: GateResult) -> list[str]:
     labels = []
     for finding in gate.findings[:MAX_FINDINGS_IN_REASON]:
-        if gate.name == "tests":
-            labels.append(finding.rule if "::" in finding.rule else finding.path or finding.message)
+        if gate.name == "tests":  # the test gate's message is "<test id>: <what happened>"; the id says it all
+            test_id = finding.message.partition(": ")[0]
+            labels.append(test_id if "::" in test_id else finding.path or finding.message)
         elif finding.line:
             labels.append(f"{finding.rule} {finding.path}:{finding.line} {finding.message}".strip())
         else:

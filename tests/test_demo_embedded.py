@@ -28,6 +28,7 @@ def test_the_demo_with_the_embedded_model_reports_honestly(tmp_path: Path, purpo
     repo = build_demo(tmp_path / "repo")
     db = tmp_path / "audit.sqlite3"
     env = {k: v for k, v in os.environ.items() if k not in ("GUARDRAIL_ADMIN_POLICY", "GUARDRAIL_AUDIT_DB")}
+    env["GUARDRAIL_CACHE_DIR"] = str(tmp_path / "baselines")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # the gates' `python -m pytest`
     argv = [sys.executable, "-m", "bot.cli", "review", "--repo", str(repo), "--base", "main", "--head", "pr"]
     argv += ["--purpose", purpose, "--json", "--audit-db", str(db)]

@@ -7,6 +7,7 @@ runtime, template and the gates it passed (provenance).
 
 from __future__ import annotations
 
+from bot.reporters.suggestions import code_block, suggestion_block
 from bot.types import Attempt, GateResult, Outcome, ReviewComment, Suggestion
 
 _MARK = {"pass": "passed", "fail": "FAILED", "error": "ERROR", "skipped": "skipped"}
@@ -22,7 +23,7 @@ def _comment_block(comment: ReviewComment) -> str:
     where = f"{comment.start_line}-{comment.line}" if comment.start_line else str(comment.line)
     parts = [f"**`{comment.path}` line {where}**", "", comment.body.strip()]
     if comment.replacement is not None:
-        parts += ["", "```suggestion", comment.replacement.rstrip("\n"), "```"]
+        parts += ["", suggestion_block(comment.replacement)]
     return "\n".join(parts)
 
 
@@ -33,12 +34,14 @@ def _suggestion_blocks(suggestion: Suggestion) -> list[str]:
             blocks.insert(0, suggestion.summary.strip())
         return blocks
     blocks = [suggestion.summary.strip()] if suggestion.summary.strip() else []
-    blocks.append("```diff\n" + suggestion.patch.rstrip("\n") + "\n```")
+    blocks.append(code_block(suggestion.patch, "diff"))
     return blocks
 
 
 def _attempt_line(index: int, attempt: Attempt) -> str:
-    what = attempt.status if attempt.reason is None else f"{attempt.status}: {attempt.reason}"
+    what = attempt.status
+    if attempt.reason:  # reasons like "skipped: context: ..." already start with the status
+        what = attempt.reason if attempt.reason.startswith(f"{attempt.status}:") else f"{what}: {attempt.reason}"
     cost = f"{attempt.seconds:.1f} s" + (f", {attempt.tokens} tokens" if attempt.tokens else "")
     line = f"{index}. `{attempt.model}` ({attempt.backend}, {attempt.location}) - {what} ({cost})"
     if attempt.gates:

@@ -25,8 +25,9 @@ def demo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeOllama, FakeAnthropic]]:
+def servers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[FakeOllama, FakeAnthropic]]:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("GUARDRAIL_CACHE_DIR", str(tmp_path / "baselines"))  # not the user's cache
     monkeypatch.delenv("GUARDRAIL_ADMIN_POLICY", raising=False)
     with FakeOllama() as local, FakeAnthropic() as cloud:
         yield local, cloud
