@@ -17,7 +17,7 @@ from bot.reporters.base import READ_ONLY_STATUSES, PostContext, ReportResult, co
 from bot.reporters.github_summary import render_summary
 from bot.reporters.markers import MAX_CHECK_TEXT_CHARS, cap
 from bot.reporters.suggestions import Candidate, Provenance
-from bot.types import Annotation, Outcome
+from bot.types import Annotation, CheckRunRef, Outcome
 
 ANNOTATIONS_PER_REQUEST = 50
 _MAX_ANNOTATION_MESSAGE = 60_000  # GitHub: 64 KB
@@ -74,34 +74,49 @@ class CheckReporter:
         self._port = port
 
     def post(self, outcome: Outcome, context: PostContext) -> ReportResult:
-        repo, head, name = context.pull.repo_name, context.plan.head_sha, check_name(outcome)
+        try:
+            return self._post(outcome, context)
+        except GitHubError as exc:
+            if exc.status in READ_ONLY_STATUSES:
+                return ReportResult(self.name, False, f"GitHub refused the check run: {exc}", read_only=True)
+            raise
+
+    def _existing(self, outcome: Outcome, context: PostContext) -> list[CheckRunRef]:
+        head = context.plan.head_sha
+        runs = self._port.list_check_runs(context.pull.repo_name, head, check_name(outcome))
+        return [c for c in runs if c.external_id in (head, "")]
+
+    def _post(self, outcome: Outcome, context: PostContext) -> ReportResult:
+        repo, head = context.pull.repo_name, context.plan.head_sha
         conclusion = conclusion_for(verdict_of(outcome), context.fail_on)
         title = check_title(outcome, context)
         summary = cap(render_summary(outcome, context), MAX_CHECK_TEXT_CHARS, "the summary comment")
+        existing = self._existing(outcome, context)
+        if existing:
+            run_id = existing[0].id
+            self._port.update_check_run(repo, run_id, title=title, summary=summary, conclusion=conclusion)
+            return ReportResult(self.name, True, f"updated check run {run_id} ({conclusion}) on a rerun")
+        parts = batches(annotations_for(outcome, context)) or [()]
         try:
-            existing = [c for c in self._port.list_check_runs(repo, head, name) if c.external_id in (head, "")]
-            if existing:
-                run_id = existing[0].id
-                self._port.update_check_run(repo, run_id, title=title, summary=summary, conclusion=conclusion)
-                return ReportResult(self.name, True, f"updated check run {run_id} ({conclusion}) on a rerun")
-            parts = batches(annotations_for(outcome, context)) or [()]
             ref = self._port.create_check_run(
                 repo,
                 head,
-                name,
+                check_name(outcome),
                 title=title,
                 summary=summary,
                 conclusion=conclusion,
                 annotations=parts[0],
                 external_id=head,
             )
-            for part in parts[1:]:
-                self._port.update_check_run(
-                    repo, ref.id, title=title, summary=summary, conclusion=conclusion, annotations=part
-                )
         except GitHubError as exc:
-            if exc.status in READ_ONLY_STATUSES:
-                return ReportResult(self.name, False, f"GitHub refused the check run: {exc}", read_only=True)
+            # the adapter does not repeat a create after a 5xx; GitHub may have applied it anyway
+            if (exc.status is None or exc.status >= 500) and (landed := self._existing(outcome, context)):
+                self._port.update_check_run(repo, landed[0].id, title=title, summary=summary, conclusion=conclusion)
+                return ReportResult(self.name, True, f"check run {landed[0].id} landed despite: {exc}")
             raise
+        for part in parts[1:]:
+            self._port.update_check_run(
+                repo, ref.id, title=title, summary=summary, conclusion=conclusion, annotations=part
+            )
         count = sum(len(p) for p in parts)
         return ReportResult(self.name, True, f"check run {ref.id} ({conclusion}) with {count} annotation(s)")

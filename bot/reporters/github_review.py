@@ -21,7 +21,7 @@ from bot.reporters.markers import (
     review_marker,
 )
 from bot.reporters.suggestions import Leftover, Placed, Provenance, ReviewPlan
-from bot.types import Outcome
+from bot.types import Outcome, PostedComment
 
 
 def review_body(outcome: Outcome, plan: ReviewPlan, note: str = "") -> str:
@@ -55,11 +55,10 @@ class ReviewReporter:
         self._port = port
 
     def post(self, outcome: Outcome, context: PostContext) -> ReportResult:
-        plan, pull = context.plan, context.pull
+        plan = context.plan
         if not plan.inline:
             return ReportResult(self.name, False, "no verified suggestion fits inline; the summary lists them")
-        existing = self._port.list_reviews(pull.repo_name, pull.number)
-        mine = [r for r in existing if is_review_for(r.body, plan.head_sha, outcome.purpose)]
+        mine = self._mine(outcome, context)
         if mine:
             held = frozenset().union(*(fingerprints_in(r.body) for r in mine))
             missing = tuple(
@@ -71,6 +70,10 @@ class ReviewReporter:
             return ReportResult(self.name, False, detail, leftovers=missing)
         return self._create(outcome, context)
 
+    def _mine(self, outcome: Outcome, context: PostContext) -> list[PostedComment]:
+        reviews = self._port.list_reviews(context.pull.repo_name, context.pull.number)
+        return [r for r in reviews if is_review_for(r.body, context.plan.head_sha, outcome.purpose)]
+
     def _create(self, outcome: Outcome, context: PostContext) -> ReportResult:
         plan, pull = context.plan, context.pull
         provenance = Provenance.of(outcome)
@@ -78,6 +81,8 @@ class ReviewReporter:
         too_long = tuple(
             Leftover("too long for one GitHub comment", p.candidate) for p in plan.inline if p not in fitting
         )
+        if not fitting:
+            return ReportResult(self.name, False, "every suggestion is too long for a comment", leftovers=too_long)
         plan = ReviewPlan(plan.head_sha, tuple(fitting), plan.leftovers)
         drafts = [p.draft(provenance) for p in plan.inline]
         try:
@@ -87,9 +92,12 @@ class ReviewReporter:
         except GitHubError as exc:
             if exc.status in READ_ONLY_STATUSES:
                 return ReportResult(self.name, False, f"GitHub refused the review: {exc}", read_only=True)
-            if exc.status != 422:
-                raise
-            return self._retry_without_inline(outcome, context, plan, exc, too_long)
+            if exc.status == 422:
+                return self._retry_without_inline(outcome, context, plan, exc, too_long)
+            if (exc.status is None or exc.status >= 500) and (landed := self._mine(outcome, context)):
+                # the adapter does not repeat a create after a 5xx; GitHub may have applied it anyway
+                return ReportResult(self.name, True, f"review {landed[0].id} landed despite: {exc}", leftovers=too_long)
+            raise
         detail = f"review {review.id} with {len(drafts)} suggestion(s) on {plan.head_sha[:12]}"
         return ReportResult(self.name, True, detail, leftovers=too_long)
 

@@ -7,11 +7,12 @@ with the reason. The same Markdown is the job summary and the check run's summar
 
 from __future__ import annotations
 
+from bot.errors import GitHubError
 from bot.github.port import GitHubPort
-from bot.reporters.base import PostContext, ReportResult, verdict_of
+from bot.reporters.base import READ_ONLY_STATUSES, PostContext, ReportResult, verdict_of
 from bot.reporters.markers import MAX_COMMENT_CHARS, SUMMARY_MARKER, cap, is_summary, purpose_marker
 from bot.reporters.suggestions import Provenance, code_block, leftover_markdown
-from bot.types import Attempt, GateResult, Outcome
+from bot.types import Attempt, GateResult, Outcome, PostedComment
 
 _VERDICT_ICON = {"accepted": "✅", "rejected": "🚫", "error": "⚠️", "skipped": "⏭️"}
 _GATE_ICON = {"pass": "✅", "fail": "❌", "error": "⚠️", "skipped": "⏭️"}
@@ -109,15 +110,32 @@ class SummaryReporter:
     def __init__(self, port: GitHubPort) -> None:
         self._port = port
 
+    def _mine(self, outcome: Outcome, context: PostContext) -> list[PostedComment]:
+        comments = self._port.list_issue_comments(context.pull.repo_name, context.pull.number)
+        return [c for c in comments if is_summary(c.body, outcome.purpose)]
+
     def post(self, outcome: Outcome, context: PostContext) -> ReportResult:
         repo, number = context.pull.repo_name, context.pull.number
         body = summary_body(outcome, context)
-        mine = [c for c in self._port.list_issue_comments(repo, number) if is_summary(c.body, outcome.purpose)]
+        mine = self._mine(outcome, context)
         if not mine:
-            created = self._port.create_issue_comment(repo, number, body)
+            try:
+                created = self._port.create_issue_comment(repo, number, body)
+            except GitHubError as exc:
+                if exc.status in READ_ONLY_STATUSES:
+                    return ReportResult(self.name, False, f"GitHub refused the comment: {exc}", read_only=True)
+                # the adapter does not repeat a create after a 5xx; GitHub may have applied it anyway
+                if (exc.status is None or exc.status >= 500) and (landed := self._mine(outcome, context)):
+                    return ReportResult(self.name, True, f"summary comment {landed[0].id} landed despite: {exc}")
+                raise
             return ReportResult(self.name, True, f"created summary comment {created.id}")
         current = mine[0]
         if current.body == body:
             return ReportResult(self.name, False, f"summary comment {current.id} already says this")
-        self._port.update_issue_comment(repo, current.id, body)
+        try:
+            self._port.update_issue_comment(repo, current.id, body)
+        except GitHubError as exc:
+            if exc.status in READ_ONLY_STATUSES:
+                return ReportResult(self.name, False, f"GitHub refused the edit: {exc}", read_only=True)
+            raise
         return ReportResult(self.name, True, f"edited summary comment {current.id} in place")

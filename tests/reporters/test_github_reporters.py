@@ -147,3 +147,14 @@ def test_a_read_only_token_is_reported_not_raised(fake: FakeGitHub) -> None:
     assert ReviewReporter(port).post(outcome, context_for(outcome)).read_only
     assert CheckReporter(port).post(outcome, context_for(outcome)).read_only
     assert fake.reviews(REPO, 7) == [] and fake.check_runs(REPO) == []
+
+
+def test_a_502_after_the_write_landed_is_not_posted_twice(fake: FakeGitHub, port: PyGithubAdapter) -> None:
+    outcome = outcome_with((ReviewComment("app.py", 3, "x", replacement="y\n"),))
+    for path in (f"/repos/{REPO}/pulls/7/reviews", f"/repos/{REPO}/issues/7/comments", f"/repos/{REPO}/check-runs"):
+        fake.fail_next("POST", path, 502, body={"message": "Bad Gateway"}, apply=True)
+    results = [r(port).post(outcome, context_for(outcome)) for r in (ReviewReporter, SummaryReporter, CheckReporter)]
+    assert all(r.posted and "landed despite" in r.detail for r in results)
+    assert len(fake.reviews(REPO, 7)) == 1
+    assert len(fake.issue_comments(REPO, 7)) == 1
+    assert len(fake.check_runs(REPO)) == 1
