@@ -82,7 +82,12 @@ def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> tuple[Att
     tally = _Tally()
     job.progress(f"asking {spec.name} ({spec.backend}, {spec.location})")
 
-    def done(status: AttemptStatus, reason: str | None, **rest: object) -> Attempt:
+    def done(
+        status: AttemptStatus,
+        reason: str | None,
+        gates: tuple[GateResult, ...] = (),
+        suggestion: Suggestion | None = None,
+    ) -> Attempt:
         attempt = Attempt(
             model=spec.name,
             backend=spec.backend,
@@ -94,7 +99,8 @@ def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> tuple[Att
             prompt_sha256=tally.prompt_sha256,
             reply_sha256=tally.reply_sha256,
             template=tally.template,
-            **rest,  # type: ignore[arg-type]
+            gates=gates,
+            suggestion=suggestion,
         )
         job.progress(f"{spec.name}: {status}" + (f": {reason}" if reason else ""))
         return attempt
@@ -209,9 +215,9 @@ def gate_reason(verdict: Verdict) -> str:
     did not pass, with its findings (or its summary when it has none)."""
     failing = [g for g in verdict.gates if g.status in ("fail", "error")]
     named = [g for g in failing if g.name == verdict.reason]
-    gate = (named or failing or [None])[0]
-    if gate is None:
+    if not failing:
         return f"gate {verdict.reason or '?'} did not pass"
+    gate = (named or failing)[0]
     word = "failed" if gate.status == "fail" else "could not run"
     details = "; ".join(_finding_label(gate)) or gate.summary
     return f"gate {gate.name} {word}: {details}"

@@ -39,7 +39,7 @@ def _suggestion_blocks(suggestion: Suggestion) -> list[str]:
 
 
 def _attempt_line(index: int, attempt: Attempt) -> str:
-    what = attempt.status
+    what: str = attempt.status
     if attempt.reason:  # reasons like "skipped: context: ..." already start with the status
         what = attempt.reason if attempt.reason.startswith(f"{attempt.status}:") else f"{what}: {attempt.reason}"
     cost = f"{attempt.seconds:.1f} s" + (f", {attempt.tokens} tokens" if attempt.tokens else "")
