@@ -38,7 +38,7 @@ from bot.reporters.github_check import CheckReporter
 from bot.reporters.github_review import ReviewReporter
 from bot.reporters.github_summary import SummaryReporter
 from bot.reporters.suggestions import plan_review
-from bot.reporters.workflow import FORK_NOTE, WorkflowReporter, append_step_summary
+from bot.reporters.workflow import FORK_NOTE, READ_ONLY_NOTE, WorkflowReporter, append_step_summary
 from bot.types import ModelSpec, Outcome, PullInfo, PullRequest, Purpose
 
 WRITERS = ("admin", "maintain", "write")
@@ -173,16 +173,15 @@ def report(
     context = _context(settings, pull, port.get_pull_diff(pull.repo_name, pull.number), outcome)
     verdict = verdict_of(outcome)
     results: list[ReportResult] = []
-    fallback = False
+    note: str | None = None
     if post and pull.is_fork and settings.event_name == "pull_request":
-        fallback = True  # a fork's pull_request token is read-only: do not even try (as reviewdog does)
+        note = FORK_NOTE  # a fork's pull_request token is read-only: do not even try (as reviewdog does)
     elif post:
-        results, fallback = post_to_github(port, outcome, context)
-    if fallback:
-        context = replace(context, notes=(*context.notes, FORK_NOTE))
-    results.append(WorkflowReporter(stdout, settings.step_summary, annotate=fallback).post(outcome, context))
+        results, refused = post_to_github(port, outcome, context)
+        note = READ_ONLY_NOTE if refused else None
+    results.append(WorkflowReporter(stdout, settings.step_summary, fallback_note=note).post(outcome, context))
     review = next((r for r in results if r.reporter == "review"), None)
-    posted = bool(post and not fallback and outcome.winner and context.plan.inline and review is not None)
+    posted = bool(post and not note and outcome.winner and context.plan.inline and review is not None)
     code = 1 if fails(verdict, settings.fail_on) else 0
     return ActionResult(verdict, posted, outcome.winner or "", code, tuple(results))
 

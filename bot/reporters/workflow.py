@@ -22,6 +22,12 @@ FORK_NOTE = (
     "a comment or a check run. Its results are in this job summary and in the workflow's annotations instead. "
     "To post them on the PR, use the fork-safe workflow pair (examples/workflows/guardrail-fork-*.yml)."
 )
+READ_ONLY_NOTE = (
+    "GitHub refused to let this workflow's token write (403), so Guardrail could not post a review, a comment or a "
+    "check run; its results are in this job summary and in the workflow's annotations instead. Give the job "
+    "`permissions: {contents: read, pull-requests: write, checks: write, issues: write}` (a Dependabot PR gets a "
+    "read-only token like a fork: use the fork-safe workflow pair)."
+)
 
 
 def _escape_data(text: str) -> str:
@@ -58,24 +64,25 @@ def append_step_summary(path: Path, text: str) -> None:
 
 
 class WorkflowReporter:
-    """Writes the job summary; with ``annotate`` (the fork fallback) also the suggestions as annotations."""
+    """Writes the job summary; as the fallback (``fallback_note`` says why GitHub cannot be written) also the
+    suggestions as annotations, and the note and the patch in the job summary."""
 
     name = "workflow"
 
-    def __init__(self, stream: TextIO, step_summary: Path | None, *, annotate: bool) -> None:
+    def __init__(self, stream: TextIO, step_summary: Path | None, *, fallback_note: str | None = None) -> None:
         self._stream = stream
         self._step_summary = step_summary
-        self._annotate = annotate
+        self._note = fallback_note
 
     def post(self, outcome: Outcome, context: PostContext) -> ReportResult:
-        annotations = annotations_for(outcome, context) if self._annotate else []
+        annotations = annotations_for(outcome, context) if self._note else []
         for annotation in annotations:
             self._stream.write(workflow_command(annotation) + "\n")
         self._stream.flush()
         if self._step_summary is not None:
             text = render_summary(outcome, context)
-            if self._annotate:
-                text = f"> [!NOTE]\n> {FORK_NOTE}\n\n{text}\n{render_patch_details(outcome)}"
+            if self._note:
+                text = f"> [!NOTE]\n> {self._note}\n\n{text}\n{render_patch_details(outcome)}"
             append_step_summary(self._step_summary, text + "\n")
         where = "job summary" if self._step_summary is not None else "no job summary file"
         return ReportResult(self.name, bool(annotations), f"{len(annotations)} annotation(s), {where}")

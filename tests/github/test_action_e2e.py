@@ -125,6 +125,22 @@ def test_a_fork_pr_falls_back_to_annotations_and_the_job_summary(
 
 
 @pytest.mark.slow
+def test_a_read_only_token_on_a_same_repo_pr_falls_back_and_says_why(world: World, run: Run) -> None:
+    world.fake.grant("ghs_DependabotReadOnly", "read")
+    world.ollama.default = Reply(GOOD_PATCH)
+    world.pull_request_event("opened")
+    env = world.env(GUARDRAIL_PURPOSE="patch", GUARDRAIL_GITHUB_TOKEN="ghs_DependabotReadOnly")
+
+    code, out, err = run_action(*run, env)
+
+    assert code == 0, err
+    assert f"::warning file=mathkit/core.py,line={LOOP_LINE}," in out
+    assert "refused to let this workflow's token write (403)" in world.summary.read_text()
+    assert world.fake.reviews(REPO, NUMBER) == [] and world.fake.check_runs(REPO) == []
+    assert read_outputs(world.output)["posted"] == "false"
+
+
+@pytest.mark.slow
 def test_a_rejected_patch_posts_no_review_and_fails_per_fail_on(world: World, run: Run) -> None:
     world.ollama.default = Reply(BAD_PATCH)
     world.pull_request_event("opened")

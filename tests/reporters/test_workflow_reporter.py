@@ -8,7 +8,13 @@ from pathlib import Path
 from bot.diff import make_patch
 from bot.reporters.base import PostContext
 from bot.reporters.suggestions import plan_review
-from bot.reporters.workflow import MAX_STEP_SUMMARY_BYTES, WorkflowReporter, append_step_summary, workflow_command
+from bot.reporters.workflow import (
+    FORK_NOTE,
+    MAX_STEP_SUMMARY_BYTES,
+    WorkflowReporter,
+    append_step_summary,
+    workflow_command,
+)
 from bot.types import Annotation, Attempt, GateResult, Outcome, PullInfo, PullRequest, ReviewComment, Suggestion
 
 HEAD = "b" * 40
@@ -31,7 +37,7 @@ def test_the_fork_fallback_annotates_and_explains(tmp_path: Path) -> None:
     context = PostContext(pull, plan_review(suggestion, diff, HEAD, 20))
     stream, summary = io.StringIO(), tmp_path / "summary.md"
 
-    result = WorkflowReporter(stream, summary, annotate=True).post(outcome, context)
+    result = WorkflowReporter(stream, summary, fallback_note=FORK_NOTE).post(outcome, context)
 
     assert result.posted
     assert stream.getvalue().startswith("::warning file=app.py,line=2,endLine=2,title=Guardrail review by coder-local")
