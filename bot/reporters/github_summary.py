@@ -76,6 +76,8 @@ def render_summary(outcome: Outcome, context: PostContext) -> str:
         out.extend(_attempt_lines(index, attempt))
     if context.plan.inline:
         out += ["", "The gates checked the inline suggestions together: commit them as one batch."]
+        if outcome.purpose == "patch" and context.leftovers:
+            out.append("Part of the verified patch is not inline (below): apply it too, or the change is partial.")
     if context.leftovers:
         out += ["", "**Verified but not inline:**", leftover_markdown(context.leftovers)]
     if outcome.dropped:

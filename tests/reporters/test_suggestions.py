@@ -7,6 +7,7 @@ from bot.reporters.markers import MAX_COMMENT_CHARS, cap, fingerprint, fingerpri
 from bot.reporters.suggestions import (
     candidates_from_patch,
     fence_for,
+    leftover_markdown,
     plan_review,
     suggestion_block,
 )
@@ -120,3 +121,15 @@ def test_cap_keeps_markers_closes_the_fence_and_says_it_cut() -> None:
     assert capped.startswith("<!-- guardrail:summary -->")
     assert "\n```\n" in capped[-200:] and "truncated" in capped[-120:]
     assert cap("short", MAX_COMMENT_CHARS) == "short"
+
+
+def test_a_patch_hunk_outside_the_pr_diff_is_listed_as_a_diff_block() -> None:
+    head = "".join(f"{'changed' if i == 5 else 'line'} {i}\n" for i in range(1, 21))
+    fixed = head.replace("changed 5\n", "fixed 5\n").replace("line 15\n", "fixed 15\n")
+    patch = make_patch("app.py", head, fixed, context=1)
+    plan = plan_review(Suggestion("patch", patch), _pr_diff({5: "changed 5"}), HEAD, max_inline=10)
+    assert [(p.candidate.line, p.candidate.replacement) for p in plan.inline] == [(5, "fixed 5\n")]
+    [left] = plan.leftovers
+    assert left.candidate is not None and left.candidate.span == "app.py:15"
+    text = leftover_markdown(plan.leftovers)
+    assert "```diff\n" in text and "-line 15\n+fixed 15" in text
