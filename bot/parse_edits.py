@@ -62,12 +62,14 @@ class Match:
 _NORMALIZERS: tuple[Callable[[str], str], ...] = (bare, str.rstrip, str.strip)
 
 
-def find_block(lines: Sequence[str], block: Sequence[str], *, hint: int = 0, start: int = 0) -> Match | None:
+def find_block(
+    lines: Sequence[str], block: Sequence[str], *, hint: int = 0, start: int = 0, loosest: int = 2
+) -> Match | None:
     """Find ``block`` (lines without endings) in ``lines`` (with endings) at or after ``start``, nearest ``hint``."""
     size = len(block)
     if size == 0 or size > len(lines):
         return None
-    for level, norm in enumerate(_NORMALIZERS):
+    for level, norm in enumerate(_NORMALIZERS[: loosest + 1]):
         hay = [norm(line) for line in lines]
         needle = [norm(line) for line in block]
         found = [i for i in range(start, len(hay) - size + 1) if hay[i : i + size] == needle]
@@ -290,6 +292,11 @@ def _apply_one(space: Workspace, path: str, number: int, block: SearchReplace) -
     if match is None and _trim_blank(search) != search:  # blank lines the model added around the block
         search, replacement = _trim_blank(search), _trim_blank(replacement)
         match = find_block(lines, search)
+    if match is None and _trim_blank(replacement) and find_block(lines, _trim_blank(replacement), loosest=1):
+        raise ReplyParseError(
+            f"SEARCH block {number} for {path} does not match the file, which already has its REPLACE lines: "
+            "propose a change the file does not have yet"
+        )
     if match is None:
         first = _trim_blank(search)[0]
         raise ReplyParseError(

@@ -16,6 +16,7 @@ from bot.errors import ReplyParseError
 from bot.parse_edits import Fence, Match, Workspace, closest_line_hint, eol_of, find_block, join_lines, reindent
 
 _HUNK_START = re.compile(r"^@@\s*-(\d+)")
+_MAX_TRIM = 3  # context lines that may be cut from each edge of a hunk that does not match as written
 _DIFF_INFOS = ("diff", "patch", "udiff")
 
 
@@ -108,6 +109,7 @@ def apply_unified_diff(space: Workspace, lines: Sequence[str], fences: Sequence[
     files = [file for file in _read(_diff_lines(lines, fences)) if file.hunks or file.deleted]
     if not files:
         raise ReplyParseError("the diff has no hunks: write each change as an @@ hunk with -removed and +added lines")
+    repeated = 0
     for file in files:
         raw = file.new if file.new not in (None, "/dev/null") else file.old
         if raw in (None, "/dev/null"):
@@ -125,15 +127,34 @@ def apply_unified_diff(space: Workspace, lines: Sequence[str], fences: Sequence[
             added = [line[1:] for hunk in file.hunks for line in hunk.lines if line[:1] in ("+", " ")]
             space.set_text(path, "\n".join(added) + "\n")
             continue
-        space.set_text(path, _apply_hunks(path, text, file.hunks))
+        new_text, file_repeated = _apply_hunks(path, text, file.hunks)
+        space.set_text(path, new_text)
+        repeated += file_repeated
+    if repeated and space.patch() == "":
+        raise ReplyParseError(
+            "the diff repeats changes the files already have (the pull request's own diff?): propose a new change"
+        )
     return "unified-diff"
 
 
-def _apply_hunks(path: str, text: str, hunks: Sequence[_Hunk]) -> str:
+def _already_there(lines: Sequence[str], hunk: _Hunk) -> bool:
+    """The hunk's result is in the file and its old lines are not: applying it again would duplicate code."""
+    old = [line[1:] for line in hunk.lines if line[:1] in (" ", "-")]
+    new = [line[1:] for line in hunk.lines if line[:1] in (" ", "+")]
+    if not any(line[:1] == "+" for line in hunk.lines) or find_block(lines, new, loosest=1) is None:
+        return False
+    return not old or find_block(lines, old, loosest=1) is None
+
+
+def _apply_hunks(path: str, text: str, hunks: Sequence[_Hunk]) -> tuple[str, int]:
+    """The file with the hunks applied, and how many hunks were skipped because the file already had them."""
     lines = text.splitlines(keepends=True)
-    eol, shift, previous_end = eol_of(text), 0, 0
+    eol, shift, previous_end, repeated = eol_of(text), 0, 0, 0
     for number, hunk in enumerate(hunks, start=1):
         if not hunk.changes:
+            continue
+        if _already_there(lines, hunk):
+            repeated += 1
             continue
         hint = hunk.hint - 1 + shift if hunk.hint else previous_end
         old = [line[1:] for line in hunk.lines if line[:1] in (" ", "-")]
@@ -157,14 +178,18 @@ def _apply_hunks(path: str, text: str, hunks: Sequence[_Hunk]) -> str:
         lines[found.start : found.start + consumed] = new
         shift += len(new) - consumed
         previous_end = found.start + len(new)
-    return join_lines(lines, eol)
+    return join_lines(lines, eol), repeated
 
 
 def _locate(lines: Sequence[str], body: Sequence[str], hint: int) -> tuple[Match, tuple[str, ...]] | None:
     """Find the hunk's old lines, trimming context from its edges (models invent context) until they match."""
     changed = [i for i, line in enumerate(body) if line[:1] in ("+", "-")]
     first, last = changed[0], changed[-1]
-    spans = [(lo, hi) for lo in range(first + 1) for hi in range(last + 1, len(body) + 1)]
+    spans = [
+        (lo, hi)
+        for lo in range(min(first, _MAX_TRIM) + 1)
+        for hi in range(max(last + 1, len(body) - _MAX_TRIM), len(body) + 1)
+    ]
     trims = sorted(spans, key=lambda span: (span[0] + len(body) - span[1], span[0]))  # least context cut first
     for lo, hi in trims:
         part = body[lo:hi]

@@ -440,3 +440,24 @@ def test_review_comment_on_a_file_outside_the_pr(pr: PR) -> None:
     comments, dropped, _ = review(pr, "[{'path': 'README.md', 'line': 1, 'body': 'typo', 'suggestion': None}]")
     assert comments == []
     assert dropped == ("README.md:1: not a file the PR's diff changes (or it was deleted)",)
+
+
+# --- replies that repeat what the PR already has ----------------------------------------------------------------
+
+
+def test_echoing_the_prs_own_diff_is_not_a_change(pr: PR) -> None:
+    with pytest.raises(ReplyParseError, match="repeats changes the files already have"):
+        parse_reply("patch", f"The pull request's diff:\n```diff\n{pr.diff}```\n", pr.read, pr_diff=pr.diff)
+
+
+def test_echoed_pr_diff_followed_by_search_replace_uses_the_blocks(pr: PR) -> None:
+    reply = f"```diff\n{pr.diff}```\n\nsrc/shop.py\n<<<<<<< SEARCH\n            t = t + item\n=======\n"
+    reply += "            t += item\n>>>>>>> REPLACE\n"
+    assert pr.parse_patch(reply) == "search-replace"
+    assert shop(pr) == FIXED
+
+
+def test_search_replace_already_applied_says_so(pr: PR) -> None:
+    reply = 'src/shop.py\n<<<<<<< SEARCH\n    return "Hi " + name\n=======\n    return "Hello " + name\n>>>>>>> REPLACE'
+    with pytest.raises(ReplyParseError, match="already has its REPLACE lines"):
+        parse_reply("patch", reply, pr.read, pr_diff=pr.diff)
