@@ -56,6 +56,8 @@ class ReviewReporter:
 
     def post(self, outcome: Outcome, context: PostContext) -> ReportResult:
         plan = context.plan
+        if outcome.winner is None:
+            return ReportResult(self.name, False, "no verified suggestion: no review")
         if not plan.inline:
             return ReportResult(self.name, False, "no verified suggestion fits inline; the summary lists them")
         mine = self._mine(outcome, context)

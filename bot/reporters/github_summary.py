@@ -74,10 +74,10 @@ def render_summary(outcome: Outcome, context: PostContext) -> str:
         out.append("_no model was tried: the policy allowed none for this repository and purpose_")
     for index, attempt in enumerate(outcome.attempts, 1):
         out.extend(_attempt_lines(index, attempt))
-    if context.plan.inline:
+    if len(context.plan.inline) > 1:
         out += ["", "The gates checked the inline suggestions together: commit them as one batch."]
-        if outcome.purpose == "patch" and context.leftovers:
-            out.append("Part of the verified patch is not inline (below): apply it too, or the change is partial.")
+    if context.plan.inline and outcome.purpose == "patch" and context.leftovers:
+        out += ["", "Part of the verified patch is not inline (below): apply it too, or the change is partial."]
     if context.leftovers:
         out += ["", "**Verified but not inline:**", leftover_markdown(context.leftovers)]
     if outcome.dropped:
