@@ -16,7 +16,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.errors import ReplyParseError
-from bot.parse_edits import Fence, Workspace, eol_of, join_lines, path_before, path_from_info, path_from_line, reindent
+from bot.parse_edits import (
+    Fence,
+    Workspace,
+    eol_of,
+    has_search_replace,
+    join_lines,
+    path_before,
+    path_from_info,
+    path_from_line,
+    reindent,
+)
+from bot.parse_udiff import looks_like_diff
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _IMPORTS = (ast.Import, ast.ImportFrom)
@@ -53,6 +64,8 @@ def _fence_path(lines: Sequence[str], fence: Fence) -> tuple[str | None, tuple[s
 
 
 def _apply_fence(space: Workspace, lines: Sequence[str], fence: Fence) -> str | None:
+    if has_search_replace(fence.lines) or looks_like_diff(fence.lines, ()):
+        return None  # another format's text; its own parser has spoken
     language = (fence.info.split() or [""])[0].lower()
     raw, body = _fence_path(lines, fence)
     code = "\n".join(body).strip("\n")
@@ -121,9 +134,11 @@ def _find(module: ast.Module, wanted: ast.stmt, indent: int) -> ast.stmt | None:
         for node in ast.walk(module)
         if isinstance(node, _DEFS) and node.name == name and isinstance(node, ast.ClassDef) == is_class
     ]
-    at_indent = [node for node in found if node.col_offset == indent]
-    candidates = at_indent or found
-    return candidates[0] if candidates else None
+    args = getattr(wanted, "args", None)
+    is_method = bool(args and args.args and args.args[0].arg in ("self", "cls"))
+    # a def taking self is a method, whatever column the model wrote it at; then the fence's own indentation
+    found.sort(key=lambda node: (is_method != (node.col_offset > 0), node.col_offset != indent))
+    return found[0] if found else None
 
 
 def _replace_definitions(text: str, code: str) -> str | None:

@@ -133,10 +133,10 @@ class Workspace:
         path = raw.strip().strip("`*'\"").strip().replace("\\", "/")
         while path.startswith("./"):
             path = path[2:]
-        if path[:2] in ("a/", "b/") and (self.exists(path[2:]) or path[2:] in self.pr_paths or not self.exists(path)):
-            path = path[2:]
-        if not path or path.startswith("/") or ".." in path.split("/"):
+        if not path or path.startswith("/") or ".." in path.split("/") or ":" in path.split("/")[0]:
             raise ReplyParseError(f"{what} names {raw.strip()!r}: give a file path relative to the repository root")
+        if path[:2] in ("a/", "b/") and (path[2:] in self.pr_paths or self.exists(path[2:]) or not self.exists(path)):
+            path = path[2:]
         return path
 
     def single_pr_path(self) -> str | None:

@@ -461,3 +461,17 @@ def test_search_replace_already_applied_says_so(pr: PR) -> None:
     reply = 'src/shop.py\n<<<<<<< SEARCH\n    return "Hi " + name\n=======\n    return "Hello " + name\n>>>>>>> REPLACE'
     with pytest.raises(ReplyParseError, match="already has its REPLACE lines"):
         parse_reply("patch", reply, pr.read, pr_diff=pr.diff)
+
+
+def test_failed_search_replace_in_a_fence_is_not_taken_for_a_whole_file(tmp_path: Path) -> None:
+    pr = make_pr(tmp_path, {"s.cfg": "a = 1\nb = 2\n"}, {"s.cfg": "a = 1\nb = 3\n"})
+    reply = "s.cfg\n```\n<<<<<<< SEARCH\nb = 4\n=======\nb = 5\n>>>>>>> REPLACE\n```"
+    with pytest.raises(ReplyParseError, match=r"SEARCH block 1 for s\.cfg does not match"):
+        parse_reply("patch", reply, pr.read, pr_diff=pr.diff)
+
+
+def test_fenced_method_taking_self_replaces_the_method_not_a_function_of_the_same_name(tmp_path: Path) -> None:
+    code = "def add(a, b):\n    return a + b\n\n\nclass Calc:\n    def add(self, a, b):\n        return a - b\n"
+    pr = make_pr(tmp_path, {"calc.py": "x = 1\n"}, {"calc.py": code})
+    pr.parse_patch("calc.py\n```python\ndef add(self, a, b):\n    return a + b\n```")
+    assert (pr.repo / "calc.py").read_text() == code.replace("a - b", "a + b")
