@@ -2,7 +2,8 @@
 
 GitHub takes a review comment only on lines of the PR's diff, and a multi-line one only within one hunk; anything
 else fails the whole review with a 422. So every candidate is checked against the PR's diff (new side) before it
-is posted, and what does not fit is listed in the summary comment instead, with the reason.
+is posted, and what does not fit is listed in the summary comment instead, with the reason. Only code goes inline:
+a remark without a replacement has nothing the gates could verify, so it is listed in the summary.
 
 For the ``patch`` purpose, each hunk of the winning patch becomes one committable suggestion: the lines it replaces
 in the head file (its changed lines, trimmed of leading and trailing context) and their replacement. A pure insertion
@@ -228,7 +229,9 @@ def plan_review(suggestion: Suggestion | None, pr_diff: str, head_sha: str, max_
         if fp in seen:
             continue
         seen.add(fp)
-        if not hunk_range_ok(files, cand.path, cand.start_line, cand.line):
+        if cand.replacement is None:  # only verified code goes inline; a remark has nothing the gates could check
+            leftovers.append(Leftover("a remark without code: no gate can verify it, so it is not inline", cand))
+        elif not hunk_range_ok(files, cand.path, cand.start_line, cand.line):
             reason = f"{cand.span} is not inside one hunk of the PR's diff, where GitHub accepts comments"
             leftovers.append(Leftover(reason, cand, cand.diff))
         elif len(inline) >= max_inline:

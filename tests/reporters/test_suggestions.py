@@ -98,7 +98,8 @@ def test_plan_puts_only_diff_lines_inline_and_lists_the_rest() -> None:
     plan = plan_review(Suggestion("review", "", comments), diff, HEAD, max_inline=10)
     assert [(p.candidate.start_line, p.candidate.line) for p in plan.inline] == [(None, 5), (6, 7)]
     assert [lo.candidate.path for lo in plan.leftovers if lo.candidate] == ["app.py", "other.py"]
-    assert all("not inside one hunk" in lo.reason for lo in plan.leftovers)
+    assert "not inside one hunk" in plan.leftovers[0].reason
+    assert "remark without code" in plan.leftovers[1].reason  # only verified code goes inline
     draft = plan.inline[1].draft(None)
     assert (draft.start_line, draft.start_side, draft.line, draft.side) == (6, "RIGHT", 7, "RIGHT")
     assert "```suggestion\na\nb\n```" in draft.body and "guardrail:fp=" in draft.body
