@@ -134,7 +134,7 @@ def gate_to_dict(gate: GateResult) -> dict[str, Any]:
 
 
 def attempt_verdict(attempt: Attempt) -> str | None:
-    """"accept" or "reject" when the gates judged a patch; None when they never ran or had nothing to check."""
+    """ "accept" or "reject" when the gates judged a patch; None when they never ran or had nothing to check."""
     ran = [g for g in attempt.gates if g.status != "skipped"]
     if not ran:
         return None

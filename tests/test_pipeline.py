@@ -6,6 +6,7 @@ the gate-running flows (a local patch failing the tests, the cloud fallback) are
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from bot import pipeline
 from bot.audit import AuditLog
+from bot.cli import main
 from bot.errors import ReplyParseError
 from bot.models.base import ChatModel
 from bot.models.http import RetryPolicy
@@ -23,6 +25,7 @@ from checks import worktree
 from tests.demo_pr import NOT_PARSEABLE, REVIEW_TEXT_ONLY, build_demo
 from tests.fakes.model_servers import FakeAnthropic, FakeOllama, FakeOpenAI, Reply
 
+Servers = tuple[FakeOllama, FakeOpenAI, FakeAnthropic]
 ENV = {"ANTHROPIC_API_KEY": "test-key"}
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01)
 
@@ -48,7 +51,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def servers() -> Iterator[tuple[FakeOllama, FakeOpenAI, FakeAnthropic]]:
+def servers() -> Iterator[Servers]:
     with FakeOllama() as ollama, FakeOpenAI() as openai, FakeAnthropic() as anthropic:
         yield ollama, openai, anthropic
 
@@ -74,6 +77,13 @@ def _run(
     )
 
 
+def _logged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[tuple[str, str, str | None]]:
+    """The attempts of the latest run, as `guardrail log --json` shows them: (model, status, reason)."""
+    assert main(["log", "--json", "--limit", "1", "--audit-db", str(tmp_path / "audit.sqlite3")]) == 0
+    [run] = json.loads(capsys.readouterr().out)
+    return [(a["model"], a["status"], a["reason"]) for a in run["attempts"]]
+
+
 def _texts(request_json: dict[str, object]) -> str:
     messages = request_json["messages"]
     assert isinstance(messages, list)
@@ -81,7 +91,7 @@ def _texts(request_json: dict[str, object]) -> str:
 
 
 def test_a_malformed_reply_is_asked_again_once_with_the_reason_then_accepted(
-    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
+    demo: Path, servers: Servers, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ollama, _, _ = servers
     ollama.script(Reply(NOT_PARSEABLE), Reply(REVIEW_TEXT_ONLY))
@@ -100,10 +110,11 @@ def test_a_malformed_reply_is_asked_again_once_with_the_reason_then_accepted(
     assert attempt.status == "accepted"
     assert [(g.name, g.status) for g in attempt.gates] == [("gates", "skipped")]
     assert outcome.suggestion is not None and outcome.suggestion.comments[0].path == "mathkit/core.py"
+    assert _logged(tmp_path, capsys) == [("coder-local", "accepted", None)]
 
 
 def test_two_malformed_replies_lose_with_the_parse_reason_and_the_next_candidate_is_asked(
-    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
+    demo: Path, servers: Servers, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ollama, openai, _ = servers
     ollama.script(Reply(NOT_PARSEABLE), Reply(NOT_PARSEABLE))
@@ -119,10 +130,11 @@ def test_two_malformed_replies_lose_with_the_parse_reason_and_the_next_candidate
         first.reason is not None and first.reason.startswith("parse: ") and first.reason.endswith("(after one retry)")
     )
     assert (second.status, outcome.winner) == ("accepted", "second")
+    assert _logged(tmp_path, capsys) == [("first", "rejected", first.reason), ("second", "accepted", None)]
 
 
 def test_a_timeout_is_an_error_attempt_and_the_next_candidate_wins(
-    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
+    demo: Path, servers: Servers, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ollama, openai, _ = servers
     ollama.script(FakeOllama.slow(5, Reply(REVIEW_TEXT_ONLY)))
@@ -136,10 +148,11 @@ def test_a_timeout_is_an_error_attempt_and_the_next_candidate_wins(
     assert timed_out.reason is not None and timed_out.reason.startswith("error: ModelTimeout: ")
     assert timed_out.seconds < 4
     assert (winner.model, winner.status, outcome.winner) == ("quick-local", "accepted", "quick-local")
+    assert _logged(tmp_path, capsys) == [("slow-local", "error", timed_out.reason), ("quick-local", "accepted", None)]
 
 
 def test_a_prompt_that_cannot_fit_is_skipped_with_the_reason_and_never_sent(
-    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
+    demo: Path, servers: Servers, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ollama, openai, _ = servers
     openai.script(Reply(REVIEW_TEXT_ONLY))
@@ -152,10 +165,11 @@ def test_a_prompt_that_cannot_fit_is_skipped_with_the_reason_and_never_sent(
     assert skipped.status == "skipped"
     assert skipped.reason is not None and skipped.reason.startswith("skipped: context: ")
     assert (winner.status, outcome.winner) == ("accepted", "roomy")
+    assert _logged(tmp_path, capsys) == [("tiny-context", "skipped", skipped.reason), ("roomy", "accepted", None)]
 
 
 def test_a_cloud_candidate_is_never_built_when_the_resolution_forbids_the_cloud(
-    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
+    demo: Path, servers: Servers, tmp_path: Path
 ) -> None:
     ollama, _, anthropic = servers
     ollama.script(Reply(NOT_PARSEABLE), Reply(NOT_PARSEABLE))
@@ -171,9 +185,7 @@ def test_a_cloud_candidate_is_never_built_when_the_resolution_forbids_the_cloud(
     assert any("coder-cloud not asked" in note for note in outcome.notes)
 
 
-def test_every_model_failing_is_recorded_and_nothing_is_posted(
-    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
-) -> None:
+def test_every_model_failing_is_recorded_and_nothing_is_posted(demo: Path, servers: Servers, tmp_path: Path) -> None:
     ollama, _, _ = servers
     ollama.default = FakeOllama.server_error(503)
 
@@ -188,9 +200,7 @@ def test_every_model_failing_is_recorded_and_nothing_is_posted(
     assert [(a.model, a.status) for a in log.attempts(run.id)] == [("down", "error")]
 
 
-def test_a_pull_request_that_changes_nothing_asks_no_model(
-    demo: Path, servers: tuple[FakeOllama, FakeOpenAI, FakeAnthropic], tmp_path: Path
-) -> None:
+def test_a_pull_request_that_changes_nothing_asks_no_model(demo: Path, servers: Servers, tmp_path: Path) -> None:
     ollama, _, _ = servers
     resolution = Resolution("review", None, (ollama.model_spec(),))
     pr = PullRequest(repo=demo, base="main", head="main")

@@ -1,6 +1,6 @@
 """`guardrail log`: the audit log's latest runs, each with its attempts, newest first.
 
-    guardrail log [--json] [--limit N] [--audit-db FILE]
+guardrail log [--json] [--limit N] [--audit-db FILE]
 """
 
 from __future__ import annotations

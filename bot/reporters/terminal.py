@@ -46,6 +46,8 @@ def _attempt_line(index: int, attempt: Attempt) -> str:
     line = f"{index}. `{attempt.model}` ({attempt.backend}, {attempt.location}) - {what} ({cost})"
     if attempt.gates:
         line += f"\n   gates: {_gate_line(attempt.gates)}"
+    elif attempt.status != "accepted":
+        line += "\n   gates: not run (there was no suggestion to check)"
     return line
 
 

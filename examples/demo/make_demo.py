@@ -70,7 +70,7 @@ def mean(values: list[float]) -> float:
         raise ValueError("mean of an empty list")
     return sum(values) / len(values)
 ''',
-    "tests/test_mathkit.py": '''\
+    "tests/test_mathkit.py": """\
 import pytest
 
 from mathkit import factorial, mean
@@ -89,7 +89,7 @@ def test_factorial_rejects_negative():
 
 def test_mean():
     assert mean([1.0, 2.0, 3.0]) == 2.0
-''',
+""",
 }
 
 PR_CORE = '''\

@@ -11,11 +11,16 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 
-# scripts/setup.sh creates or reuses .venv and builds llama-cpp-python with portable CPU flags (CMAKE_ARGS).
-GUARDRAIL_EXTRAS="${GUARDRAIL_EXTRAS:-local}" bash scripts/setup.sh
-
 work="$root/examples/demo/work"
 mkdir -p "$work"
+
+# scripts/setup.sh creates or reuses .venv and builds llama-cpp-python with portable CPU flags (CMAKE_ARGS).
+echo "== setup: .venv with the embedded model (the first run builds llama.cpp: 5 to 10 minutes) ==" >&2
+if ! GUARDRAIL_EXTRAS="${GUARDRAIL_EXTRAS:-local}" bash scripts/setup.sh >"$work/setup.log" 2>&1; then
+  cat "$work/setup.log" >&2
+  echo "demo: setup failed (log above, also in $work/setup.log)" >&2
+  exit 1
+fi
 .venv/bin/python examples/demo/make_demo.py "$work/repo" --force >/dev/null
 # The gates run the demo's own tests with `python -m pytest`: use this virtualenv's Python, which has pytest.
 export PATH="$root/.venv/bin:$PATH"
