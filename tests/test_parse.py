@@ -103,7 +103,7 @@ class PR:
 
 def make_pr(tmp_path: Path, base: dict[str, str], head: dict[str, str]) -> PR:
     repo = tmp_path / "repo"
-    repo.mkdir()
+    repo.mkdir(parents=True)
     git(repo, "init", "-q")
     git(repo, "config", "core.autocrlf", "false")
     for files in (base, head):
@@ -475,3 +475,27 @@ def test_fenced_method_taking_self_replaces_the_method_not_a_function_of_the_sam
     pr = make_pr(tmp_path, {"calc.py": "x = 1\n"}, {"calc.py": code})
     pr.parse_patch("calc.py\n```python\ndef add(self, a, b):\n    return a + b\n```")
     assert (pr.repo / "calc.py").read_text() == code.replace("a - b", "a + b")
+
+
+def test_aider_style_diff_with_no_line_numbers_and_headers_without_hunk_line(pr: PR) -> None:
+    reply = '```diff\n--- src/shop.py\n+++ src/shop.py\n@@ ... @@\n def greet(name):\n-    return "Hello " + name\n'
+    reply += '+    return "Hello, " + name\n```'
+    pr.parse_patch(reply)
+    assert '    return "Hello, " + name\n' in shop(pr)
+    pr2 = make_pr(pr.repo.parent / "second", {"a.py": "x = 1\n"}, {"a.py": "x = 2\n"})
+    pr2.parse_patch("--- a/a.py\n+++ b/a.py\n-x = 2\n+x = 3\n")
+    assert (pr2.repo / "a.py").read_text() == "x = 3\n"
+
+
+def test_review_json_with_raw_newlines_stray_backslashes_and_numbered_lines(pr: PR) -> None:
+    reply = (
+        '```json\n[{"path": "src/shop.py", "line": 10, "body": "Context lines\n are fine too: \\d"},\n'
+        ' {"path": "src/shop.py", "line": 7, "body": "strip digits", '
+        '"suggestion": "   7|     return \\"Hello \\" + re.sub(r\'\\d\', \'\', name)"},]\n```'
+    )
+    comments, dropped, patch = review(pr, reply)
+    assert dropped == ()
+    assert comments[0][:3] == ("src/shop.py", 10, None)
+    assert comments[1][3] == "    return \"Hello \" + re.sub(r'\\d', '', name)"
+    pr.apply(patch)
+    assert "    return \"Hello \" + re.sub(r'\\d', '', name)\n" in shop(pr)
