@@ -125,6 +125,22 @@ def test_a_fork_pr_falls_back_to_annotations_and_the_job_summary(
 
 
 @pytest.mark.slow
+def test_a_fork_pr_with_a_rejected_patch_exits_per_fail_on(
+    tmp_path: Path, fake: FakeGitHub, ollama: FakeOllama, run: Run
+) -> None:
+    world = World.build(tmp_path, fake, ollama, head_repo="forker/Hello-World")
+    fake.grant("ghs_ForkReadOnly", "read")
+    ollama.default = Reply(BAD_PATCH)
+    world.pull_request_event("opened", head_repo="forker/Hello-World")
+    env = world.env(GUARDRAIL_PURPOSE="patch", GUARDRAIL_GITHUB_TOKEN="ghs_ForkReadOnly")
+
+    assert run_action(*run, env | {"GUARDRAIL_FAIL_ON": "rejected"})[0] == 1
+    assert "🚫 rejected" in world.summary.read_text() and "comes from a fork" in world.summary.read_text()
+    assert run_action(*run, env | {"GUARDRAIL_FAIL_ON": "error"})[0] == 0
+    assert world.writes() == []
+
+
+@pytest.mark.slow
 def test_a_read_only_token_on_a_same_repo_pr_falls_back_and_says_why(world: World, run: Run) -> None:
     world.fake.grant("ghs_DependabotReadOnly", "read")
     world.ollama.default = Reply(GOOD_PATCH)
