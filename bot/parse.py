@@ -21,6 +21,7 @@ from bot.parse_edits import (
     apply_search_replace,
     find_fences,
     has_search_replace,
+    path_from_line,
     read_search_replace,
 )
 from bot.parse_review import parse_review
@@ -99,5 +100,6 @@ def _summary(lines: list[str]) -> str:
         stripped = line.strip()
         if stripped.startswith(("```", "~~~", "<<<<<<<", "--- ", "diff --git", "@@")):
             break
-        prose.append(stripped)
+        if not path_from_line(stripped):  # the path line that introduces an edit is not prose
+            prose.append(stripped)
     return " ".join(" ".join(prose).split())[:_SUMMARY_CHARS]

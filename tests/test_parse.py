@@ -499,3 +499,10 @@ def test_review_json_with_raw_newlines_stray_backslashes_and_numbered_lines(pr: 
     assert comments[1][3] == "    return \"Hello \" + re.sub(r'\\d', '', name)"
     pr.apply(patch)
     assert "    return \"Hello \" + re.sub(r'\\d', '', name)\n" in shop(pr)
+
+
+def test_the_models_words_before_the_edit_become_the_summary(pr: PR) -> None:
+    reply = "Use augmented assignment in\nthe loop.\n\nsrc/shop.py\n<<<<<<< SEARCH\n            t = t + item\n"
+    reply += "=======\n            t += item\n>>>>>>> REPLACE\n"
+    suggestion = parse_reply("patch", reply, pr.read, pr_diff=pr.diff).suggestion
+    assert suggestion.summary == "Use augmented assignment in the loop."
