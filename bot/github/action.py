@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from bot import pipeline
 from bot.audit import AuditLog, default_path
 from bot.config import REPO_CONFIG_PATH
-from bot.errors import ConfigError
+from bot.errors import ConfigError, GitHubError
 from bot.github import action_git
 from bot.github.action_settings import ActionSettings
 from bot.github.event import Ignored, PullEvent, read_event, read_payload
@@ -169,20 +169,31 @@ def post_to_github(port: GitHubPort, outcome: Outcome, context: PostContext) -> 
 def report(
     settings: ActionSettings, port: GitHubPort, pull: PullInfo, outcome: Outcome, *, post: bool, stdout: TextIO
 ) -> ActionResult:
-    """Post (or fall back to the workflow), write the job summary, and say the verdict and exit code."""
+    """Post (or fall back to the workflow), write the job summary, and say the verdict and exit code.
+
+    When GitHub fails a request the adapter could not retry, the results still reach the job summary and the
+    annotations, and the exit code is 2 (the error is printed)."""
     context = _context(settings, pull, port.get_pull_diff(pull.repo_name, pull.number), outcome)
     verdict = verdict_of(outcome)
     results: list[ReportResult] = []
     note: str | None = None
+    failed: GitHubError | None = None
     if post and pull.is_fork and settings.event_name == "pull_request":
         note = FORK_NOTE  # a fork's pull_request token is read-only: do not even try (as reviewdog does)
     elif post:
-        results, refused = post_to_github(port, outcome, context)
-        note = READ_ONLY_NOTE if refused else None
+        try:
+            results, refused = post_to_github(port, outcome, context)
+            note = READ_ONLY_NOTE if refused else None
+        except GitHubError as exc:
+            failed = exc
+            note = f"Posting to GitHub failed ({exc}); the results are in this job summary and the annotations."
     results.append(WorkflowReporter(stdout, settings.step_summary, fallback_note=note).post(outcome, context))
     review = next((r for r in results if r.reporter == "review"), None)
     posted = bool(post and not note and outcome.winner and context.plan.inline and review is not None)
     code = 1 if fails(verdict, settings.fail_on) else 0
+    if failed is not None:
+        _say(f"error: {failed}")
+        code = 2
     return ActionResult(verdict, posted, outcome.winner or "", code, tuple(results))
 
 

@@ -157,6 +157,20 @@ def test_a_read_only_token_on_a_same_repo_pr_falls_back_and_says_why(world: Worl
 
 
 @pytest.mark.slow
+def test_a_github_error_while_posting_still_writes_the_job_summary_and_fails(world: World, run: Run) -> None:
+    world.ollama.default = Reply(GOOD_PATCH)
+    world.fake.fail_next("POST", f"/repos/{REPO}/pulls/{NUMBER}/reviews", 400, body={"message": "Problems"})
+    world.pull_request_event("opened")
+
+    code, out, err = run_action(*run, world.env(GUARDRAIL_PURPOSE="patch"))
+
+    assert code == 2 and "error:" in err
+    assert "Posting to GitHub failed" in world.summary.read_text()
+    assert f"::warning file=mathkit/core.py,line={LOOP_LINE}," in out
+    assert read_outputs(world.output)["verdict"] == "accepted"
+
+
+@pytest.mark.slow
 def test_a_rejected_patch_posts_no_review_and_fails_per_fail_on(world: World, run: Run) -> None:
     world.ollama.default = Reply(BAD_PATCH)
     world.pull_request_event("opened")
