@@ -14,13 +14,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot import pipeline
 from bot.audit import ENV_VAR as AUDIT_ENV
+from bot.audit import AuditLog, default_path
+from bot.config import REPO_CONFIG_PATH
 from bot.errors import ConfigError
-from bot.types import PURPOSES
+from bot.models.base import ChatModel
+from bot.models.registry import create_model
+from bot.policy import load_admin_policy, load_repo_config_with_lines, resolve
+from bot.reporters import json_out, terminal
+from bot.router import Progress
+from bot.types import PURPOSES, ModelSpec, PullRequest, Purpose
+from checks import proc, worktree
 
 
 def register(subparsers: Any) -> None:
@@ -47,7 +55,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _progress(quiet: bool) -> Callable[[str], None]:
+def _progress(quiet: bool) -> Progress:
     def say(message: str) -> None:
         if not quiet:
             print(f"guardrail: {message}", file=sys.stderr, flush=True)
@@ -57,17 +65,6 @@ def _progress(quiet: bool) -> Callable[[str], None]:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `guardrail review`."""
-    # Imported here so that `guardrail --help` and the other commands do not load the models and the gates.
-    from bot import pipeline
-    from bot.audit import AuditLog, default_path
-    from bot.config import REPO_CONFIG_PATH
-    from bot.models.base import ChatModel
-    from bot.models.registry import create_model
-    from bot.policy import load_admin_policy, load_repo_config_with_lines, resolve
-    from bot.reporters import json_out, terminal
-    from bot.types import ModelSpec, PullRequest, Purpose
-    from checks import worktree
-
     env = os.environ
     repo: Path = args.repo.resolve()
     purpose: Purpose = args.purpose
@@ -107,8 +104,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _title_and_body(repo: Path, head: str, title: str | None, body: str | None) -> tuple[str, str]:
     """The PR's title and body: given on the command line, else the head commit's message."""
-    from checks import proc
-
     if title is not None and body is not None:
         return title, body
     result = proc.run(["git", "log", "-1", "--format=%B", head], cwd=repo, timeout=30, isolate_network=False)
