@@ -31,10 +31,21 @@ _INVALID_PATH = re.compile(r"^error: invalid path '(.+)'$")
 
 @dataclass(frozen=True)
 class Applied:
-    """A patch that is applied in the worktree, and the ``git apply`` options that applied it."""
+    """A patch that is applied in the worktree, the ``git apply`` options that applied it, and git's own reading
+    of it: the paths of ``--numstat`` and the lines of ``--summary`` (modes, renames), for the paths gate."""
 
     patch: ParsedPatch
     options: tuple[str, ...]
+    git_paths: tuple[str, ...] = ()
+    git_summary: tuple[str, ...] = ()
+
+
+def _git_reading(stdout: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    # `--numstat -z` entries end in NUL ("added<TAB>deleted<TAB>path"); the `--summary` lines follow them.
+    cut = stdout.rfind("\0")
+    entries, summary = stdout[: max(cut, 0)], stdout[cut + 1 :]
+    paths = tuple(e.split("\t")[-1] for e in entries.split("\0") if e.split("\t")[-1])
+    return paths, tuple(line for line in summary.splitlines() if line.strip())
 
 
 def git_apply(worktree: Path, patch: ParsedPatch, *options: str) -> proc.ProcResult:
@@ -75,7 +86,8 @@ def run(worktree: Path, text: str, settings: GateSettings) -> tuple[GateResult, 
         return GateResult(NAME, "fail", str(exc), exc.findings, time.monotonic() - start), None
     first_failure: proc.ProcResult | None = None
     for options in STRATEGIES:
-        check = git_apply(worktree, patch, "--check", *options)
+        # One call checks the patch and gives git's reading of its paths and modes; a second one applies it.
+        check = git_apply(worktree, patch, "--check", "--numstat", "--summary", "-z", *options)
         if not check.ok:
             first_failure = first_failure or check
             continue
@@ -85,7 +97,8 @@ def run(worktree: Path, text: str, settings: GateSettings) -> tuple[GateResult, 
             return GateResult(NAME, "error", summary, _findings(done.stderr), time.monotonic() - start), None
         how = f"with `{' '.join(options)}`" if options else "cleanly"
         summary = f"applies {how} ({len(patch.files)} file(s))"
-        return GateResult(NAME, "pass", summary, (), time.monotonic() - start), Applied(patch, options)
+        applied = Applied(patch, options, *_git_reading(check.stdout))
+        return GateResult(NAME, "pass", summary, (), time.monotonic() - start), applied
     stderr = first_failure.stderr if first_failure else ""
     tried = ", ".join(" ".join(o) or "plain" for o in STRATEGIES)
     summary = f"does not apply to the head ({_first_error(stderr)}); tried: {tried}"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bot.diff import unquote_path
 from bot.types import Finding, GateResult, GateSettings
-from checks.apply import Applied, git_apply
+from checks.apply import Applied
 from checks.patch import DEV_NULL
 
 NAME = "paths"
@@ -135,16 +135,12 @@ def _from_headers(applied: Applied, patterns: tuple[str, ...]) -> list[Finding]:
     return found
 
 
-def _from_git(worktree: Path, applied: Applied, patterns: tuple[str, ...]) -> list[Finding]:
+def _from_git(applied: Applied, patterns: tuple[str, ...]) -> list[Finding]:
     # git's own reading of the same patch; a disagreement with ours must not let a path through.
     found: list[Finding] = []
-    numstat = git_apply(worktree, applied.patch, "--numstat", "-z", *applied.options)
-    for entry in numstat.stdout.split("\0"):
-        path = entry.split("\t")[-1]
-        if path:
-            found.extend(_path_findings(path, patterns))
-    summary = git_apply(worktree, applied.patch, "--summary", *applied.options)
-    for line in summary.stdout.splitlines():
+    for path in applied.git_paths:
+        found.extend(_path_findings(path, patterns))
+    for line in applied.git_summary:
         if match := _SUMMARY_MODE.match(line):
             mode, path = (match[1], match[2]) if match[1] else (match[3], match[4])
             found.extend(_mode_findings(unquote_path(path), [mode]))
@@ -166,7 +162,7 @@ def run(worktree: Path, applied: Applied, settings: GateSettings) -> GateResult:
     """Check every path the applied patch names; fail on the first kind of problem with all its findings."""
     start = time.monotonic()
     patterns = protected_patterns(settings)
-    found = _from_headers(applied, patterns) + _from_git(worktree, applied, patterns)
+    found = _from_headers(applied, patterns) + _from_git(applied, patterns)
     found += _from_worktree(worktree, applied)
     findings = tuple(dict.fromkeys(found))
     if findings:

@@ -8,6 +8,7 @@ temporary directory, removed on every way out (success, error, timeout, Keyboard
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import sys
@@ -23,6 +24,7 @@ from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchP
 from bot.errors import ConfigError, GateError
 
 GIT_TIMEOUT = 120.0  # seconds for one git command of ours (a worktree checkout of a big repository)
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @contextmanager
@@ -112,30 +114,26 @@ def _force_remove(func: Callable[..., Any], path: str, exc_info: Any) -> None:
         pass  # already gone
 
 
-def _remove(repo: Path, path: Path, parent: Path) -> None:
+def _remove(repo: Path, parent: Path) -> None:
+    # Deleting the directory and pruning is one git call instead of two (`worktree remove` then `prune`), and
+    # also clears a half-made worktree.
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(parent, onexc=_force_remove)
+    else:
+        shutil.rmtree(parent, onerror=_force_remove)
     with _open(repo) as handle:
-        try:
-            handle.git.execute(
-                ["git", "worktree", "remove", "--force", "--force", str(path)], kill_after_timeout=GIT_TIMEOUT
-            )
-        except GitCommandError:
-            pass  # a half-made worktree: removed below by hand, then pruned
-        if sys.version_info >= (3, 12):
-            shutil.rmtree(parent, onexc=_force_remove)
-        else:
-            shutil.rmtree(parent, onerror=_force_remove)
         _git(handle, "worktree", "prune")
 
 
 @contextmanager
 def worktree(repo: Path, rev: str) -> Iterator[Path]:
     """A detached worktree of ``rev`` in a temporary directory; always removed (and pruned) afterwards."""
-    sha = resolve(repo, rev)
+    sha = rev if _FULL_SHA.fullmatch(rev) else resolve(repo, rev)  # a full sha is checked by `worktree add` itself
     parent = Path(tempfile.mkdtemp(prefix="guardrail-wt-"))
     path = parent / (repo.resolve().name or "worktree")
     try:
         with _open(repo) as handle:
-            _git(handle, "worktree", "add", "--detach", "--quiet", str(path), sha)
+            _git(handle, "worktree", "add", "--detach", "--quiet", str(path), f"{sha}^{{commit}}")
         yield path
     finally:
-        _remove(repo, path, parent)
+        _remove(repo, parent)
