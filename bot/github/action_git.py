@@ -66,9 +66,12 @@ def ensure_commits(repo: Path, pull: PullInfo, token: str = "") -> None:
 
 
 def admin_policy_at_base(value: str, repo: Path, base_sha: str) -> AdminPolicy:
-    """The ``admin-policy`` input. A path inside the repository is read at the base revision (a PR cannot edit the
-    policy that judges it); an absolute path outside it, inline YAML, or empty (the default) as given."""
+    """The ``admin-policy`` input. A path inside the repository (relative, or absolute under the checkout) is read
+    at the base revision, so a PR cannot edit the policy that judges it; an absolute path outside the checkout,
+    inline YAML, or empty (the default) is taken as given."""
     text = value.strip()
+    if text and "\n" not in text and os.path.isabs(text) and Path(text).resolve().is_relative_to(repo.resolve()):
+        text = str(Path(text).resolve().relative_to(repo.resolve()))  # inside the checkout: still read at base
     if text and "\n" not in text and not os.path.isabs(text) and text.endswith((".yml", ".yaml", ".json")):
         content = worktree.read_file_at(repo, base_sha, text)
         if content is None:
