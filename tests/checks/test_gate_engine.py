@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.types import CommandGate, GateSettings, Verdict
-from checks.engine import run_gates
+from checks.baseline import BaselineCache
+from checks.engine import BaselineJob, run_gates
 from tests.repos import CALC, CALC_TESTS, GitRepo
 
 pytestmark = pytest.mark.slow
@@ -351,3 +352,45 @@ def test_tests_exercise_the_worktree_even_with_an_editable_install_elsewhere(
     verdict = gate(repo, repo.diff_for({"src/calc/__init__.py": CALC}), tests_command=f"{python} -m pytest")
     assert verdict.accepted, verdict
     assert "2 passed" in result(verdict, "tests").summary
+
+
+def test_another_test_runner_writes_junit_to_the_given_path(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    runner = """import os
+import unittest
+from xml.sax.saxutils import quoteattr
+
+from calc import add
+
+cases = []
+for name, ok in (("adds", add(1, 2) == 3), ("commutes", add(2, 1) == add(1, 2))):
+    failure = "" if ok else "<failure message='wrong sum'/>"
+    cases.append(f"<testcase classname='runner' name={quoteattr(name)}>{failure}</testcase>")
+with open(os.environ["GUARDRAIL_JUNIT_XML"], "w") as out:
+    out.write("<testsuite>" + "".join(cases) + "</testsuite>")
+"""
+    repo = make_repo({"calc/__init__.py": CALC, "run_checks.py": runner})
+    settings = {"tests_command": "python run_checks.py", "protected_add": ("run_checks.py",)}
+    accepted = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n\nONE = 1\n"}), **settings)
+    assert accepted.accepted, accepted
+    assert "2 passed" in result(accepted, "tests").summary
+    rejected = gate(repo, repo.diff_for({"calc/__init__.py": CALC.replace("a + b", "a * b")}), **settings)
+    assert rejected.reason == "tests"
+    assert [f.message for f in result(rejected, "tests").findings] == ["runner::adds: wrong sum (was passed)"]
+    edits_runner = gate(repo, repo.diff_for({"run_checks.py": "print('all good')\n"}), **settings)
+    assert edits_runner.reason == "paths"
+
+
+def test_abandoning_a_run_kills_the_background_baseline(make_repo: Callable[..., GitRepo], tmp_path: Path) -> None:
+    # What Ctrl-C (or any error) in the middle of a first patch does: the baseline run must not go on for its timeout.
+    repo = make_repo(
+        {"calc/__init__.py": CALC, "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    time.sleep(600)\n"}
+    )
+    head = repo.git("rev-parse", "HEAD").strip()
+    job = BaselineJob(repo.path, head, GateSettings(tests_timeout=600), BaselineCache(tmp_path / "cache"))
+    job.start()
+    time.sleep(1.5)
+    start = time.monotonic()
+    job.close(abandon=True)
+    assert time.monotonic() - start < 10
+    repo.assert_no_worktree_left()
+    assert not list((tmp_path / "cache").glob("*.json"))  # a killed run is not a baseline
