@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.diff import hunk_range_ok, make_patch, new_side_lines, parse_diff
 from bot.errors import ReplyParseError
-from bot.parse_edits import ReadFile, splice
+from bot.parse_edits import ReadFile, bare, splice
 from bot.types import ReviewComment, Suggestion
 
 _FORMAT_HINT = 'answer with a ```json block holding a list like [{"path": "src/app.py", "line": 12, "body": "..."}]'
@@ -211,10 +211,10 @@ def parse_review(reply: str, read_file: ReadFile, pr_diff: str) -> tuple[Suggest
     for number, item in enumerate(load_comments(reply), start=1):
         raw = _read_item(item, only_path, new_lines)
         reason = _check(raw, pr_files, new_lines)
-        if reason is not None:
+        if reason is not None or raw.line is None:
+            reason = reason or "no line number"
             dropped.append(f"{_where(raw)}: {reason}" if raw.path else f"comment {number}: {reason}")
             continue
-        assert raw.line is not None  # _check said so
         comment = ReviewComment(raw.path, raw.line, raw.body, raw.start_line, raw.replacement)
         if comment in kept:
             dropped.append(f"{_where(raw)}: the same comment twice")
@@ -248,9 +248,12 @@ def _suggestions(
         if clash is not None:
             dropped.append(f"{where}: the suggestion overlaps the one at {clash.path}:{clash.start_line or clash.line}")
             continue
-        if comment.replacement.rstrip("\n") == "".join(lines[first - 1 : comment.line]).rstrip("\r\n"):
-            dropped.append(f"{where}: suggestion removed, it repeats the lines unchanged")
-            kept.append(replace(comment, replacement=None))
+        if comment.replacement.rstrip("\n") == "\n".join(bare(line) for line in lines[first - 1 : comment.line]):
+            if comment.body:  # the comment still says something; only its no-op suggestion goes
+                dropped.append(f"{where}: suggestion removed, it repeats the lines unchanged")
+                kept.append(replace(comment, replacement=None))
+            else:
+                dropped.append(f"{where}: the suggestion repeats the lines unchanged")
             continue
         ranges.setdefault(comment.path, []).append((first, comment.line, comment))
         kept.append(comment)

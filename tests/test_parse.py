@@ -506,3 +506,17 @@ def test_the_models_words_before_the_edit_become_the_summary(pr: PR) -> None:
     reply += "=======\n            t += item\n>>>>>>> REPLACE\n"
     suggestion = parse_reply("patch", reply, pr.read, pr_diff=pr.diff).suggestion
     assert suggestion.summary == "Use augmented assignment in the loop."
+
+
+def test_review_suggestion_that_changes_nothing_is_not_posted(pr: PR) -> None:
+    reply = """[
+ {"path": "src/shop.py", "line": 22, "body": "Fine, but name it total.", "suggestion": "        return t"},
+ {"path": "src/shop.py", "line": 21, "body": "", "suggestion": "            t = t + item"}
+]"""
+    comments, dropped, patch = review(pr, reply)
+    assert comments == [("src/shop.py", 22, None, None)]
+    assert dropped == (
+        "src/shop.py:22: suggestion removed, it repeats the lines unchanged",
+        "src/shop.py:21: the suggestion repeats the lines unchanged",
+    )
+    assert patch == ""
