@@ -98,10 +98,11 @@ def _walk(
         if spec.location == "cloud" and not resolution.cloud_allowed:
             notes.append(f"{spec.name} not asked: cloud models are not allowed for this repository and purpose")
             continue
-        attempt, parsed = try_candidate(spec, job, factory)
-        attempts.append(attempt)
-        if attempt.status == "accepted":
-            return parsed
+        tried = try_candidate(spec, job, factory)
+        attempts.append(tried.attempt)
+        notes.extend(tried.notes)
+        if tried.attempt.status == "accepted":
+            return tried.parsed
     return None
 
 

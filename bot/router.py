@@ -70,14 +70,24 @@ class _Tally:
     prompt_sha256: str = ""
     reply_sha256: str = ""
     template: str = ""
+    cut: str | None = None  # what the prompt builder left out to fit the context
+
+
+@dataclass(frozen=True)
+class Tried:
+    """One candidate's attempt, its parsed reply when it was accepted, and what the summary should say about it."""
+
+    attempt: Attempt
+    parsed: ParseResult | None = None
+    notes: tuple[str, ...] = ()
 
 
 class _ParseFailed(Exception):
     """The reply could not be used even after the re-ask."""
 
 
-def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> tuple[Attempt, ParseResult | None]:
-    """Ask one candidate and gate its suggestion; the Attempt (with why it lost) and, if accepted, the parse."""
+def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> Tried:
+    """Ask one candidate and gate its suggestion: the Attempt (with why it lost) and, if accepted, the parse."""
     start = job.clock()
     tally = _Tally()
     job.progress(f"asking {spec.name} ({spec.backend}, {spec.location})")
@@ -87,7 +97,8 @@ def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> tuple[Att
         reason: str | None,
         gates: tuple[GateResult, ...] = (),
         suggestion: Suggestion | None = None,
-    ) -> Attempt:
+        parsed: ParseResult | None = None,
+    ) -> Tried:
         attempt = Attempt(
             model=spec.name,
             backend=spec.backend,
@@ -103,38 +114,39 @@ def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> tuple[Att
             suggestion=suggestion,
         )
         job.progress(f"{spec.name}: {status}" + (f": {reason}" if reason else ""))
-        return attempt
+        notes = (f"{spec.name}: the prompt was cut to fit its context ({tally.cut})",) if tally.cut else ()
+        return Tried(attempt, parsed, notes)
 
     try:
         model = factory(spec)
     except ModelError as exc:
-        return done("error", f"error: {type(exc).__name__}: {exc}"), None
+        return done("error", f"error: {type(exc).__name__}: {exc}")
     try:
         if model.template_name:
             tally.template = f"{model.template_name} sha256:{template_hash(model.template_name)[:12]}"
         try:
             parsed = _ask(model, spec, job, tally)
         except ContextOverflow as exc:
-            return done("skipped", f"skipped: context: {exc}"), None
+            return done("skipped", f"skipped: context: {exc}")
         except _ParseFailed as exc:
-            return done("rejected", f"parse: {exc} (after one retry)"), None
+            return done("rejected", f"parse: {exc} (after one retry)")
         except ModelError as exc:
-            return done("error", f"error: {type(exc).__name__}: {exc}"), None
+            return done("error", f"error: {type(exc).__name__}: {exc}")
     finally:
         model.close()
 
     suggestion = parsed.suggestion
     if not suggestion.patch.strip():
         skipped = GateResult(NO_CODE_GATE, "skipped", "the review's comments carry no code change: nothing to check")
-        return done("accepted", None, gates=(skipped,), suggestion=suggestion), parsed
+        return done("accepted", None, gates=(skipped,), suggestion=suggestion, parsed=parsed)
     job.progress(f"{spec.name}: running the gates on its patch")
     try:
         verdict = _run_gates(job, suggestion)
     except GateError as exc:
-        return done("error", f"error: GateError: {exc}", suggestion=suggestion), None
+        return done("error", f"error: GateError: {exc}", suggestion=suggestion)
     if verdict.accepted:
-        return done("accepted", None, gates=verdict.gates, suggestion=suggestion), parsed
-    return done("rejected", gate_reason(verdict), gates=verdict.gates, suggestion=suggestion), None
+        return done("accepted", None, gates=verdict.gates, suggestion=suggestion, parsed=parsed)
+    return done("rejected", gate_reason(verdict), gates=verdict.gates, suggestion=suggestion)
 
 
 def _run_gates(job: Job, suggestion: Suggestion) -> Verdict:
@@ -160,6 +172,7 @@ def _ask(model: ChatModel, spec: ModelSpec, job: Job, tally: _Tally) -> ParseRes
             retry_reason=retry_reason,
             previous_reply=previous_reply,
         )
+        tally.cut = build.cut
         return tuple(build.messages)
 
     reply = _complete(model, spec, messages(), tally)

@@ -16,10 +16,11 @@ from bot import pipeline
 from bot.audit import AuditLog
 from bot.cli import main
 from bot.errors import ReplyParseError
-from bot.models.base import ChatModel
+from bot.models.base import ChatModel, estimate_tokens
 from bot.models.http import RetryPolicy
 from bot.models.registry import create_model
 from bot.parse import parse_reply
+from bot.prompts import build_messages
 from bot.types import GateSettings, ModelSpec, Outcome, PullRequest, Resolution, Verdict
 from checks import worktree
 from tests.demo_pr import NOT_PARSEABLE, REVIEW_TEXT_ONLY, build_demo
@@ -166,6 +167,32 @@ def test_a_prompt_that_cannot_fit_is_skipped_with_the_reason_and_never_sent(
     assert skipped.reason is not None and skipped.reason.startswith("skipped: context: ")
     assert (winner.status, outcome.winner) == ("accepted", "roomy")
     assert _logged(tmp_path, capsys) == [("tiny-context", "skipped", skipped.reason), ("roomy", "accepted", None)]
+
+
+def test_a_prompt_a_little_too_long_is_cut_to_fit_and_the_summary_says_what_was_cut(
+    demo: Path, servers: Servers, tmp_path: Path
+) -> None:
+    ollama, _, _ = servers
+    ollama.script(Reply(REVIEW_TEXT_ONLY))
+    diff = worktree.diff(demo, "main", "pr")
+    full = build_messages(
+        "review",
+        pr_title="Compute factorial with a loop",
+        pr_body="",
+        diff=diff,
+        files=pipeline.changed_sources(pipeline.resolve_revisions(PullRequest(demo, "main", "pr")), diff),
+        budget_tokens=10**6,
+        count_tokens=estimate_tokens,
+    )
+    snug = ollama.model_spec(name="snug", context_length=full.tokens - 1 + 256, max_output_tokens=256, retries=0)
+
+    outcome = _run(demo, (snug,), tmp_path)
+
+    assert outcome.winner == "snug"
+    cut_notes = [n for n in outcome.notes if n.startswith("snug: the prompt was cut to fit its context (")]
+    assert len(cut_notes) == 1, outcome.notes
+    sent = _texts(ollama.chat_requests[0].json)
+    assert len(sent) < sum(len(m.content) for m in full.messages)
 
 
 def test_a_cloud_candidate_is_never_built_when_the_resolution_forbids_the_cloud(
