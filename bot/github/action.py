@@ -133,13 +133,18 @@ def compute_outcome(settings: ActionSettings, pull: PullInfo, purpose: Purpose, 
 
 
 def _pull_for(settings: ActionSettings, event: PullEvent, port: GitHubPort) -> PullInfo | Ignored:
-    """The PR of the event; for a slash command, only when the commenter may write to the repository."""
+    """The PR of the event; for a slash command, only when the commenter may write to the repository; for a stale
+    delivery (the PR has a newer head), nothing: the run for the newer push reports on it."""
     if event.requested_by is not None:
         permission = port.get_permission(event.repo_name, event.requested_by)
         if permission not in WRITERS:
             reason = f"{event.requested_by} has {permission} access; /guardrail needs write access"
             return Ignored(event.event, event.action, reason)
-    return event.pull or port.get_pull(event.repo_name, event.number)
+    current = port.get_pull(event.repo_name, event.number)
+    if event.pull is not None and current.head_sha != event.pull.head_sha:
+        reason = f"the PR's head moved on to {current.head_sha[:12]}; the run for that push reports on it"
+        return Ignored(event.event, event.action, reason)
+    return event.pull or current
 
 
 # --- reporting -----------------------------------------------------------------------------------------------------

@@ -210,6 +210,14 @@ def test_a_slash_command_from_a_reader_is_ignored(world: World, run: Run) -> Non
     assert read_outputs(world.output)["verdict"] == "skipped"
 
 
+def test_a_stale_delivery_for_an_old_head_posts_nothing(world: World, run: Run) -> None:
+    world.pull_request_event("opened")  # delivered late: the PR has moved on since
+    world.push("README.md", "# newer\n")
+    code, _, err = run_action(*run, world.env())
+    assert code == 0 and f"head moved on to {world.head[:12]}" in err
+    assert world.writes() == [] and world.ollama.requests == []
+
+
 def test_an_ignored_action_exits_0_and_says_why(world: World, run: Run) -> None:
     world.pull_request_event("closed")
     code, _, err = run_action(*run, world.env())
