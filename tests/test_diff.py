@@ -199,3 +199,16 @@ def test_reduce_context_to_zero_on_an_insertion_at_the_top(tmp_path: Path) -> No
 def test_hunk_new_range_of_a_pure_deletion_is_empty() -> None:
     hunk = Hunk(5, 1, 4, 0, ("-gone",))
     assert list(hunk.new_range) == []
+
+
+def test_quoted_paths_and_no_newline_markers_survive_parsing_and_recutting(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, {"café.py": "a\nb\nc\nd\ne\nf\ng"})
+    (repo / "café.py").write_text("a\nb\nc\nd\ne\nf\nG")
+    diff = git(repo, "diff")
+    assert '"a/caf\\303\\251.py"' in diff  # git quotes non-ASCII paths
+    (file,) = parse_diff(diff)
+    assert file.path == "café.py"
+    assert new_side_lines(diff) == {"café.py": set(range(4, 8))}
+    reduced = reduce_context(diff, 1)
+    assert reduced.endswith("-g\n\\ No newline at end of file\n+G\n\\ No newline at end of file\n")
+    git(repo, "apply", "--check", "-R", "-", stdin=reduced)
