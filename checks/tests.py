@@ -127,6 +127,20 @@ def execute(root: Path, settings: GateSettings, cancel: threading.Event | None =
     return SuiteRun(result, cases, problem, pytest)
 
 
+def _last_words(result: proc.ProcResult) -> str:
+    lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+    return f" ({lines[-1].strip()[:300]})" if lines else ""
+
+
+def _could_not_run(run: SuiteRun) -> str | None:
+    """Why the test command could not run at all (a gate error, not a verdict on the patch), if it could not."""
+    if run.result.returncode in (126, 127) and not run.cases:
+        return f"the test command could not be started{_last_words(run.result)}; fix gates.tests.command"
+    if run.junit_problem and not run.result.timed_out and not (run.pytest and run.result.returncode in (2, 3, 4, 5)):
+        return f"{run.junit_problem}; {run.result.describe()}{_last_words(run.result)}"
+    return None
+
+
 def _broken(run: SuiteRun, timeout: float) -> str | None:
     """Why the patched run cannot be judged test by test, if it cannot."""
     if run.result.timed_out:
@@ -134,9 +148,7 @@ def _broken(run: SuiteRun, timeout: float) -> str | None:
     if run.pytest and run.result.returncode == 5:
         return "no test ran (pytest collected nothing)"
     if run.pytest and run.result.returncode in _PYTEST_EXIT:
-        return f"{_PYTEST_EXIT[run.result.returncode]}: {run.result.describe()}"
-    if run.junit_problem:
-        return f"{run.junit_problem}; {run.result.describe()}"
+        return f"{_PYTEST_EXIT[run.result.returncode]}: {run.result.describe()}{_last_words(run.result)}"
     if not run.cases:
         return "no test ran"
     if not run.pytest and run.result.returncode != 0 and not any(c.outcome in BAD for c in run.cases):
@@ -173,6 +185,8 @@ def run(root: Path, settings: GateSettings, baseline: Callable[[], Baseline]) ->
     start = time.monotonic()
     patched = execute(root, settings)
     isolation = "" if patched.result.network_isolated else " (network NOT isolated: unshare unavailable here)"
+    if why := _could_not_run(patched):
+        return GateResult(NAME, "error", why, (), time.monotonic() - start)
     if why := _broken(patched, settings.tests_timeout):
         findings = tuple(
             Finding(c.path, c.line, "test", f"{c.id}: {c.message}") for c in patched.cases if c.outcome in BAD

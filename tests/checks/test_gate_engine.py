@@ -394,3 +394,11 @@ def test_abandoning_a_run_kills_the_background_baseline(make_repo: Callable[...,
     assert time.monotonic() - start < 10
     repo.assert_no_worktree_left()
     assert not list((tmp_path / "cache").glob("*.json"))  # a killed run is not a baseline
+
+
+def test_a_test_command_that_cannot_run_is_a_gate_error(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    repo = make_repo()
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n"}), tests_command="no-such-test-runner --all")
+    assert verdict.reason == "tests"
+    assert result(verdict, "tests").status == "error"
+    assert "no-such-test-runner" in result(verdict, "tests").summary  # names what could not be started
