@@ -8,6 +8,7 @@ tokenizer). Loading a GGUF takes a while, so loaded models are kept per (path, c
 
 from __future__ import annotations
 
+import atexit
 import importlib.resources
 import importlib.util
 import threading
@@ -57,13 +58,26 @@ class LlamaCache:
     def __init__(self) -> None:
         self._models: dict[tuple[str, int, int], _Loaded] = {}
         self._lock = threading.Lock()
+        self._atexit_registered = False
 
     def get(self, path: Path, *, n_ctx: int, n_threads: int, seed: int) -> _Loaded:
         key = (str(path), n_ctx, n_threads)
         with self._lock:
             if key not in self._models:
                 self._models[key] = _Loaded(_load(path, n_ctx=n_ctx, n_threads=n_threads, seed=seed))
+                if not self._atexit_registered:
+                    # Llama.__del__ during interpreter teardown fails on already-cleared globals; free models first.
+                    atexit.register(self.close_all)
+                    self._atexit_registered = True
             return self._models[key]
+
+    def close_all(self) -> None:
+        """Free every loaded model (its memory); the next ``get`` loads again."""
+        with self._lock:
+            for loaded in self._models.values():
+                with loaded.lock:
+                    loaded.llm.close()
+            self._models.clear()
 
 
 def _load(path: Path, *, n_ctx: int, n_threads: int, seed: int) -> Any:
