@@ -14,14 +14,36 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from bot.errors import GateError
 from bot.types import CommandGate, GateResult, GateSettings, Verdict
-from checks import apply, commands, paths, ruff, tests, worktree
+from checks import apply, commands, paths, proc, ruff, tests, worktree
 from checks.baseline import Baseline, BaselineCache, default_cache_dir
 
 Step = tuple[str, Callable[[], GateResult]]
+
+
+def redact(results: list[GateResult], secrets: set[str]) -> list[GateResult]:
+    """Replace every secret value in what the gates report: PR code may have read one (from a file, say) and put it
+    in a test's failure message, which would then be posted on the pull request."""
+    if not secrets:
+        return results
+
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    return [
+        replace(
+            result,
+            summary=clean(result.summary),
+            findings=tuple(replace(f, path=clean(f.path), message=clean(f.message)) for f in result.findings),
+        )
+        for result in results
+    ]
 
 
 class BaselineJob:
@@ -34,11 +56,12 @@ class BaselineJob:
         self._pool: ThreadPoolExecutor | None = None
         self._future: Future[Baseline] | None = None
 
-    def start(self) -> None:
+    def start(self) -> Future[Baseline] | None:
         """Begin computing the tests' baseline in another thread, unless it is cached."""
         if self._cached is None and self._future is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guardrail-baseline")
             self._future = self._pool.submit(self._compute_tests)
+        return self._future
 
     def _compute_tests(self) -> Baseline:
         start = time.monotonic()
@@ -58,11 +81,11 @@ class BaselineJob:
 
     def tests(self) -> Baseline:
         """The tests' baseline; waits for the background run when there is one."""
-        if self._cached is not None:
+        future = self.start()
+        if future is None:
+            assert self._cached is not None  # start() runs nothing only when the baseline is cached
             return self._cached
-        self.start()
-        assert self._future is not None
-        return self._future.result()
+        return future.result()
 
     def command_status(self, gate: CommandGate) -> int:
         """The command's exit status on the head without the patch (-9 if it timed out); computed on demand."""
@@ -163,6 +186,7 @@ def run_gates(
         abandon = False
     finally:
         job.close(abandon=abandon)
+    results = redact(results, proc.secret_values(settings.scrub_env))
     failed = next((r for r in results if r.status in ("fail", "error")), None)
     ran = {r.name for r in results}
     for name in gate_names(settings):

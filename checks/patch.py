@@ -90,7 +90,8 @@ def check_size_and_binary(text: str, max_bytes: int) -> None:
         raise PatchRejected("the patch is empty")
     if "\0" in text:
         raise PatchRejected("the patch contains NUL bytes: binary patches are not accepted")
-    for line in text.splitlines():
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
         if line.startswith("GIT binary patch") or (line.startswith("Binary files ") and line.endswith(" differ")):
             raise PatchRejected(f"binary patches are not accepted ({line.strip()!r})")
 
@@ -179,7 +180,7 @@ def parse(text: str, max_bytes: int) -> ParsedPatch:
     check_size_and_binary(text, max_bytes)
     if not text.endswith("\n"):
         text += "\n"  # models often drop the final newline; git calls that a corrupt patch
-    files = _scan(text.splitlines())
+    files = _scan(text.split("\n"))  # not splitlines(): a form feed inside a source line is not a line break
     if not files:
         raise PatchRejected("not a unified diff: no `diff --git` or `---`/`+++` file header found")
     strip = _strip_level(files)

@@ -92,6 +92,12 @@ def scrubbed_env(scrub: Sequence[str] = (), base: Mapping[str, str] | None = Non
     }
 
 
+def secret_values(scrub: Sequence[str] = (), min_length: int = 6) -> set[str]:
+    """The values of the variables :func:`scrubbed_env` removes, to redact them from anything we report."""
+    kept = scrubbed_env(scrub)
+    return {value for name, value in os.environ.items() if name not in kept and len(value) >= min_length}
+
+
 @functools.cache
 def isolation_prefix() -> tuple[str, ...]:
     """The command prefix that runs a program without network (loopback up) and in its own PID namespace.

@@ -402,3 +402,20 @@ def test_a_test_command_that_cannot_run_is_a_gate_error(make_repo: Callable[...,
     assert verdict.reason == "tests"
     assert result(verdict, "tests").status == "error"
     assert "no-such-test-runner" in result(verdict, "tests").summary  # names what could not be started
+
+
+def test_a_secret_that_pr_code_found_is_redacted_from_the_report(
+    make_repo: Callable[..., GitRepo], gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Say the token also sits in a file the code under test can read (like a checkout's .git/config): a test's
+    # failure message must not carry it into a comment on the pull request.
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_0123456789abcdef")
+    stash = tmp_path / "credentials"
+    stash.write_text("ghs_0123456789abcdef")
+    repo = make_repo()
+    leak = CALC.replace("    return a + b", f"    return open({str(stash)!r}).read()")
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": leak}))
+    assert verdict.reason == "tests"
+    report = repr(verdict)
+    assert "ghs_0123456789abcdef" not in report
+    assert "***" in report
