@@ -21,7 +21,8 @@ from bot.models.http import RetryPolicy
 from bot.models.registry import create_model
 from bot.parse import parse_reply
 from bot.prompts import build_messages
-from bot.types import GateSettings, ModelSpec, Outcome, PullRequest, Resolution, Verdict
+from bot.router import gate_reason
+from bot.types import Finding, GateResult, GateSettings, ModelSpec, Outcome, PullRequest, Resolution, Verdict
 from checks import worktree
 from tests.demo_pr import NOT_PARSEABLE, REVIEW_TEXT_ONLY, build_demo
 from tests.fakes.model_servers import FakeAnthropic, FakeOllama, FakeOpenAI, Reply
@@ -238,3 +239,24 @@ def test_a_pull_request_that_changes_nothing_asks_no_model(demo: Path, servers: 
 
     assert ollama.requests == [] and outcome.attempts == () and not outcome.posted
     assert any("changes nothing" in note for note in outcome.notes)
+
+
+def test_a_rejection_names_the_failing_gate_and_what_it_found() -> None:
+    tests_failed = GateResult(
+        "tests", "fail", "2 test(s) broken", (
+            Finding("tests/test_x.py", 3, "test", "tests.test_x::test_y: assert 1 == 2 (was passed)"),
+            Finding("tests/test_x.py", 9, "test", "tests.test_x.TestZ::test_w: boom (was passed)"),
+        ),
+    )  # fmt: skip
+    ruff_failed = GateResult(
+        "ruff", "fail", "1 new finding", (Finding("pkg/a.py", 1, "F401", "`os` imported but unused"),)
+    )
+    could_not_run = GateResult("tests", "error", "no tests were collected")
+
+    assert gate_reason(Verdict(False, "tests", (GateResult("ruff", "pass", ""), tests_failed))) == (
+        "gate tests failed: tests/test_x.py::test_y; tests/test_x.py::TestZ::test_w"
+    )
+    assert gate_reason(Verdict(False, "ruff", (ruff_failed,))) == (
+        "gate ruff failed: F401 pkg/a.py:1 `os` imported but unused"
+    )
+    assert gate_reason(Verdict(False, "tests", (could_not_run,))) == "gate tests could not run: no tests were collected"
