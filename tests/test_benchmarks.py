@@ -29,6 +29,7 @@ def _ruff() -> str:
     return str(beside) if beside.exists() else "ruff"
 
 
+@pytest.mark.slow
 def test_generated_repository_is_ruff_clean_and_its_tests_pass_before_and_after_the_patch(tmp_path: Path) -> None:
     repo = generate(tmp_path / "ledger", TINY)
     assert _run(["git", "rev-parse", f"{repo.head}~1"], repo.path).stdout.strip() == repo.base
