@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from bot.audit import gate_to_dict
@@ -78,10 +83,29 @@ def render_table(verdict: Verdict) -> str:
     return "\n".join(lines)
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    # A cancelled CI job gets SIGTERM: turn it into KeyboardInterrupt so the worktrees are removed and the PR code's
+    # processes killed on the way out, instead of Python dying on the spot and leaving them behind.
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: argparse.Namespace) -> int:
     repo: Path = args.repo
     patch = _read_patch(args.patch)
     settings = settings_for(repo, args.base, args.config)
-    verdict = run_gates(repo, args.base, args.head, patch, settings)
+    with _sigterm_interrupts():
+        verdict = run_gates(repo, args.base, args.head, patch, settings)
     print(json.dumps(verdict_to_dict(verdict), indent=2) if args.json else render_table(verdict))
     return 0 if verdict.accepted else 1

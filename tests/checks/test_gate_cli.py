@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -127,3 +130,39 @@ def test_the_installed_command(make_repo: Callable[..., GitRepo]) -> None:
     out = json.loads(done.stdout)
     assert out["reason"] == "tests"
     assert out["gates"][3]["findings"][0]["message"].startswith("tests.test_calc::test_add: ")
+
+
+def test_sigterm_cleans_up(make_repo: Callable[..., GitRepo]) -> None:
+    """A cancelled CI job: the worktrees go away and no PR process survives."""
+    repo = make_repo()
+    marker = f"5151.{os.getpid()}"
+    looping = CALC.replace(
+        "    return a + b",
+        f"    import subprocess\n\n    subprocess.Popen(['sleep', '{marker}'])\n    while True:\n        pass",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *gate(repo, repo.diff_for({"calc/__init__.py": looping}))]
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _alive(marker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _alive(marker), "the looping test never started"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        proc.kill()
+    time.sleep(0.3)
+    assert _alive(marker) == []
+    repo.assert_no_worktree_left()
+
+
+def _alive(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
