@@ -21,7 +21,7 @@ _FENCE_OPEN = re.compile(r"^(`{3,}|~{3,})\s*(.*)$")
 _SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\b.*$")
 _DIVIDER = re.compile(r"^\s*={5,9}\s*$")
 _REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\b.*$")
-_PATH_LIKE = re.compile(r"^[\w.\-+@/\\ ]*[\w-]\.[\w]+$|^[\w.\-+@]+(?:/[\w.\-+@]+)+$")
+_PATH_LIKE = re.compile(r"^[\w.](?:[\w.\-+@/\\]*[\w-])?\.\w+$|^[\w.][\w.\-+@]*(?:/[\w.\-+@]+)+$")
 _PATH_LABEL = re.compile(r"^(?:#+|//|--|<!--)?\s*(?:(?:file(?:name)?|path)\s*:\s*)?", re.IGNORECASE)
 
 
@@ -193,19 +193,23 @@ def path_from_info(info: str) -> str | None:
     return None
 
 
-def path_before(lines: Sequence[str], index: int, *, reach: int = 2) -> str | None:
-    """A path on one of the ``reach`` non-blank lines just above ``lines[index]`` (not crossing a fence)."""
-    seen, fences = 0, 0
+def path_before(lines: Sequence[str], index: int, *, reach: int = 2, inside_fence: bool = False) -> str | None:
+    """A path on one of the ``reach`` non-blank lines just above ``lines[index]``.
+
+    With ``inside_fence`` (a SEARCH line), the first fence line above is the block's own opening fence: its info
+    string or the line above it may name the file. Otherwise a fence line above belongs to another block: stop.
+    """
+    seen = 0
     for j in range(index - 1, -1, -1):
         text = lines[j].strip()
         if not text:
             continue
         opened = _FENCE_OPEN.match(text)
-        if opened:  # the path is often in the fence's info string, or on the line above the fence
-            fences += 1
-            path = path_from_info(opened[2])
-            if path or fences > 1:
+        if opened:
+            path = path_from_info(opened[2]) if inside_fence else None
+            if path or not inside_fence:
                 return path
+            inside_fence = False
             continue
         if _REPLACE.match(text):
             return None
@@ -247,7 +251,7 @@ def read_search_replace(lines: Sequence[str]) -> list[SearchReplace]:
         end = next((j for j in range(divider + 1, len(lines)) if _REPLACE.match(lines[j])), None)
         if end is None:
             raise ReplyParseError(f"SEARCH/REPLACE block {number} does not end with a >>>>>>> REPLACE line")
-        path = path_before(lines, i)
+        path = path_before(lines, i, inside_fence=True)
         blocks.append(SearchReplace(path, tuple(lines[i + 1 : divider]), tuple(lines[divider + 1 : end])))
         i = end + 1
     return blocks

@@ -177,6 +177,8 @@ def _read_item(item: Mapping[str, Any], only_path: str | None, known: Mapping[st
 
 
 def _where(raw: _Raw) -> str:
+    if raw.line is None:
+        return raw.path or "?"
     lines = f"{raw.start_line}-{raw.line}" if raw.start_line else f"{raw.line}"
     return f"{raw.path or '?'}:{lines}"
 

@@ -520,3 +520,17 @@ def test_review_suggestion_that_changes_nothing_is_not_posted(pr: PR) -> None:
         "src/shop.py:21: the suggestion repeats the lines unchanged",
     )
     assert patch == ""
+
+
+def test_a_path_inside_an_earlier_fence_does_not_name_the_next_fence(pr: PR) -> None:
+    # what SmolLM2-135M really answered: an echo of the diff, then a "template" fence
+    reply = "The pull request's diff:\n```\ndiff --git a/src/shop.py b/src/shop.py\n--- a/src/shop.py\n"
+    reply += "+---b/src/shop.py\nsrc/main.py\n```\n\nThe pull request's template:\n"
+    reply += "```\n# Add a new item to the store.\n```"
+    with pytest.raises(ReplyParseError, match="no edit found"):
+        parse_reply("patch", reply, pr.read, pr_diff=pr.diff)
+
+
+def test_review_comment_without_a_line_is_dropped_naming_the_file(pr: PR) -> None:
+    _, dropped, _ = review(pr, '[{"path": "src/shop.py", "body": "Looks odd."}]')
+    assert dropped == ("src/shop.py: no line number",)
