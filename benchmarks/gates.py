@@ -148,7 +148,11 @@ def measure_gates(subject: Subject, cache_dir: Path, run_gates: RunGates) -> tup
     verdict = run_gates(subject.repo, subject.base, subject.head, subject.patch, subject.settings, cache_dir=cache_dir)
     seconds = time.perf_counter() - start
     if verdict.verdict != "accept":
-        detail = "\n".join(f"  {gate.name}: {gate.status}: {gate.summary}" for gate in verdict.gates)
+        detail = "\n".join(
+            f"  {gate.name}: {gate.status}: {gate.summary}"
+            + "".join(f"\n    {f.path}:{f.line}: {f.rule}: {f.message}" for f in gate.findings[:10])
+            for gate in verdict.gates
+        )
         raise BenchmarkError(
             f"{subject.name}: the gates rejected the benchmark's patch ({verdict.reason}); a benchmark of a "
             f"rejected patch measures nothing:\n{detail}"
