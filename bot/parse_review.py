@@ -101,14 +101,37 @@ def _comment_items(value: Any) -> list[Any] | None:
     return None
 
 
+def _salvage(reply: str, start: int) -> list[Any]:
+    """The complete objects of a list that never closes (a reply cut off at the output token limit)."""
+    items, i = [], start + 1
+    while i < len(reply):
+        if reply[i] == "{":
+            chunk = _balanced(reply, i)
+            if chunk is None:
+                break
+            value = _decode(chunk)
+            if isinstance(value, dict):
+                items.append(value)
+            i += len(chunk)
+            continue
+        if reply[i] not in " \t\r\n,":
+            break
+        i += 1
+    return items
+
+
 def load_comments(reply: str) -> list[Any]:
     """The first JSON list (or object) of comments in the reply. Raises ``ReplyParseError`` when there is none."""
-    saw_json = False
+    saw_json = cut_off = False
     for start, ch in enumerate(reply):
         if ch not in "[{":
             continue
         chunk = _balanced(reply, start)
         if chunk is None:
+            salvaged = _comment_items(_salvage(reply, start)) if ch == "[" else None
+            if salvaged:
+                return salvaged
+            cut_off = True
             continue
         value = _decode(chunk)
         if value is None:
@@ -117,6 +140,8 @@ def load_comments(reply: str) -> list[Any]:
         items = _comment_items(value)
         if items is not None:
             return items
+    if cut_off and not saw_json:
+        raise ReplyParseError(f"the JSON is cut off before it closes: write fewer, shorter comments; {_FORMAT_HINT}")
     if saw_json:
         raise ReplyParseError(f"the JSON holds no review comments (each needs path, line and body): {_FORMAT_HINT}")
     raise ReplyParseError(f"no JSON list of review comments found: {_FORMAT_HINT}")

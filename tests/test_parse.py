@@ -433,6 +433,8 @@ def test_review_overlapping_suggestions_keep_the_first(pr: PR) -> None:
 def test_review_with_no_comments_is_fine_but_broken_json_is_not(pr: PR) -> None:
     assert review(pr, "No problems found.\n```json\n[]\n```") == ([], (), "")
     with pytest.raises(ReplyParseError, match="no JSON list of review comments found"):
+        parse_reply("review", "Looks fine, nothing to add.", pr.read, pr_diff=pr.diff)
+    with pytest.raises(ReplyParseError, match="the JSON is cut off"):
         parse_reply("review", 'Looks fine. {"path": "src/shop.py", "line": ', pr.read, pr_diff=pr.diff)
 
 
@@ -534,3 +536,11 @@ def test_a_path_inside_an_earlier_fence_does_not_name_the_next_fence(pr: PR) -> 
 def test_review_comment_without_a_line_is_dropped_naming_the_file(pr: PR) -> None:
     _, dropped, _ = review(pr, '[{"path": "src/shop.py", "body": "Looks odd."}]')
     assert dropped == ("src/shop.py: no line number",)
+
+
+def test_review_list_cut_off_at_the_token_limit_keeps_its_complete_comments(pr: PR) -> None:
+    reply = '```json\n[{"path": "src/shop.py", "line": 21, "body": "Use +=."},\n {"path": "src/shop.py", "li'
+    comments, dropped, _ = review(pr, reply)
+    assert (comments, dropped) == ([("src/shop.py", 21, None, None)], ())
+    with pytest.raises(ReplyParseError, match="the JSON is cut off before it closes: write fewer, shorter comments"):
+        parse_reply("review", '```json\n[\n  {"path": "src/shop.py", "children": [{"na', pr.read, pr_diff=pr.diff)
