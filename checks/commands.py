@@ -21,12 +21,21 @@ _LOCATED = re.compile(r"^(?P<path>[^\s:][^:]*):(?P<line>\d+):(?:\d+:)?\s*(?P<mes
 
 
 def execute(
-    root: Path, gate: CommandGate, settings: GateSettings, cancel: threading.Event | None = None
+    root: Path,
+    gate: CommandGate,
+    settings: GateSettings,
+    cancel: threading.Event | None = None,
+    bytecode: Path | None = None,
 ) -> proc.ProcResult:
     """Run one configured command in ``root`` the way the tests run: import roots first, scrubbed, isolated."""
     argv = split_command(gate.command, f"gates.commands[{gate.name}].command")
     return proc.run(
-        argv, cwd=root, timeout=gate.timeout, env_extra=import_env(root), scrub=settings.scrub_env, cancel=cancel
+        argv,
+        cwd=root,
+        timeout=gate.timeout,
+        env_extra=import_env(root, bytecode),
+        scrub=settings.scrub_env,
+        cancel=cancel,
     )
 
 
@@ -44,10 +53,16 @@ def _findings(root: Path, result: proc.ProcResult, gate: CommandGate) -> tuple[F
     return tuple(found)
 
 
-def run(root: Path, gate: CommandGate, settings: GateSettings, baseline_status: Callable[[], int]) -> GateResult:
+def run(
+    root: Path,
+    gate: CommandGate,
+    settings: GateSettings,
+    baseline_status: Callable[[], int],
+    bytecode: Path | None = None,
+) -> GateResult:
     """Run ``gate`` on the patched worktree; ``baseline_status`` gives its exit status on the head (may block)."""
     start = time.monotonic()
-    result = execute(root, gate, settings)
+    result = execute(root, gate, settings, bytecode=bytecode)
     isolation = "" if result.network_isolated else " (network NOT isolated: unshare unavailable here)"
     if result.timed_out:
         summary = f"{result.describe()} (timeout {gate.timeout:g}s){isolation}"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.errors import GateError
 from bot.types import CommandGate, GateResult, GateSettings, Verdict
-from checks import apply, commands, paths, proc, ruff, tests, worktree
+from checks import apply, commands, paths, proc, pycache, ruff, tests, worktree
 from checks.baseline import Baseline, BaselineCache, default_cache_dir
 
 Step = tuple[str, Callable[[], GateResult]]
@@ -49,16 +49,31 @@ def redact(results: list[GateResult], secrets: set[str]) -> list[GateResult]:
 class BaselineJob:
     """The baseline for one head: from the cache, or computed in the background once :meth:`start` is called."""
 
-    def __init__(self, repo: Path, head: str, settings: GateSettings, cache: BaselineCache) -> None:
-        self.repo, self.head, self.settings, self.cache = repo, head, settings, cache
+    def __init__(
+        self, repo: Path, head: str, settings: GateSettings, cache: BaselineCache, bytecode: Path | None = None
+    ) -> None:
+        self.repo, self.head, self.settings, self.cache, self.bytecode = repo, head, settings, cache, bytecode
         self.cancel = threading.Event()
+        self._blobs: dict[str, str] | None = None
         self._cached = cache.load(head, settings.tests_command)
         self._pool: ThreadPoolExecutor | None = None
         self._future: Future[Baseline] | None = None
 
+    def head_blobs(self) -> dict[str, str]:
+        """The head's files and blob shas (for :func:`checks.pycache.stabilize`); read once, before :meth:`start`."""
+        if self._blobs is None:
+            self._blobs = worktree.blob_ids(self.repo, self.head)
+        return self._blobs
+
+    def prepare(self, root: Path, touched: tuple[str, ...] = ()) -> None:
+        """Stamp the Python files of a worktree of this head so cached bytecode applies (see checks.pycache)."""
+        if self.bytecode is not None:
+            pycache.stabilize(root, self.head_blobs(), touched)
+
     def start(self) -> Future[Baseline] | None:
         """Begin computing the tests' baseline in another thread, unless it is cached."""
         if self._cached is None and self._future is None:
+            self.head_blobs()  # read here, not in the thread
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guardrail-baseline")
             self._future = self._pool.submit(self._compute_tests)
         return self._future
@@ -66,7 +81,8 @@ class BaselineJob:
     def _compute_tests(self) -> Baseline:
         start = time.monotonic()
         with worktree.worktree(self.repo, self.head) as root:
-            run = tests.execute(root, self.settings, cancel=self.cancel)
+            self.prepare(root)
+            run = tests.execute(root, self.settings, cancel=self.cancel, bytecode=self.bytecode)
         result = run.result
         baseline = Baseline(
             head=self.head,
@@ -93,7 +109,8 @@ class BaselineJob:
         if known is not None and gate.command in known.commands:
             return known.commands[gate.command]
         with worktree.worktree(self.repo, self.head) as root:
-            result = commands.execute(root, gate, self.settings, cancel=self.cancel)
+            self.prepare(root)
+            result = commands.execute(root, gate, self.settings, cancel=self.cancel, bytecode=self.bytecode)
         status = -9 if result.timed_out else result.returncode
         if not result.timed_out:
             self.cache.store(Baseline(self.head, self.settings.tests_command, commands={gate.command: status}))
@@ -141,9 +158,10 @@ def _gates(root: Path, patch: str, settings: GateSettings, job: BaselineJob) -> 
     if not _run_steps([(paths.NAME, lambda: paths.run(root, applied, settings))], results):
         return results
     job.start()  # the patch is sane: the baseline will be needed, start it while ruff and the tests run
+    job.prepare(root, tuple(applied.patch.touched()))
     later: list[Step] = [
         (ruff.NAME, lambda: ruff.run(root, applied, settings)),
-        (tests.NAME, lambda: tests.run(root, settings, job.tests)),
+        (tests.NAME, lambda: tests.run(root, settings, job.tests, job.bytecode)),
     ]
     later += [_command_step(root, gate, settings, job) for gate in settings.commands]
     _run_steps(later, results)
@@ -151,7 +169,7 @@ def _gates(root: Path, patch: str, settings: GateSettings, job: BaselineJob) -> 
 
 
 def _command_step(root: Path, gate: CommandGate, settings: GateSettings, job: BaselineJob) -> Step:
-    return gate.name, lambda: commands.run(root, gate, settings, lambda: job.command_status(gate))
+    return gate.name, lambda: commands.run(root, gate, settings, lambda: job.command_status(gate), job.bytecode)
 
 
 def gate_names(settings: GateSettings) -> list[str]:
@@ -172,7 +190,8 @@ def run_gates(
     repo = Path(repo)
     worktree.resolve(repo, base)
     head_sha = worktree.resolve(repo, head)
-    job = BaselineJob(repo, head_sha, settings, BaselineCache(cache_dir or default_cache_dir()))
+    cache = BaselineCache(cache_dir or default_cache_dir())
+    job = BaselineJob(repo, head_sha, settings, cache, bytecode=pycache.pycache_dir())
     results: list[GateResult] = []
     abandon = True
     try:

@@ -4,7 +4,7 @@ The test command (default ``python -m pytest``) runs in the worktree's root. Per
 for a pytest command Guardrail adds ``--junitxml=<file> -o junit_family=xunit1 -p no:cacheprovider``; any other
 runner must write JUnit XML to the path in ``$GUARDRAIL_JUNIT_XML``. The worktree's import roots (its root and
 ``src/``) come first on ``PYTHONPATH``, so the tests exercise the worktree's code even when the project is also
-installed in editable mode from another checkout.
+installed in editable mode from another checkout. Bytecode goes to a cache outside the worktree (``checks.pycache``).
 
 Rejected: the run timed out, no test ran, collection broke, or a test that passed in the baseline now fails, errors,
 is skipped or is gone. Tests that already failed in the baseline are not blamed.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bot.errors import GateError
 from bot.types import Finding, GateResult, GateSettings
-from checks import proc
+from checks import proc, pycache
 from checks.baseline import Baseline
 
 NAME = "tests"
@@ -56,14 +56,12 @@ class SuiteRun:
         return {case.id: case.outcome for case in self.cases}
 
 
-def import_env(root: Path) -> dict[str, str]:
-    """Environment for PR code run in ``root``: its import roots first on PYTHONPATH, no bytecode written."""
+def import_env(root: Path, bytecode: Path | None = None) -> dict[str, str]:
+    """Environment for PR code run in ``root``: its import roots first on PYTHONPATH; bytecode cached under
+    ``bytecode`` (outside the worktree, see :mod:`checks.pycache`), or not written at all."""
     roots = [str(root)] + ([str(root / "src")] if (root / "src").is_dir() else [])
     inherited = os.environ.get("PYTHONPATH")
-    return {
-        "PYTHONPATH": os.pathsep.join([*roots, *([inherited] if inherited else [])]),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    return {"PYTHONPATH": os.pathsep.join([*roots, *([inherited] if inherited else [])]), **pycache.env(bytecode)}
 
 
 def split_command(command: str, key: str) -> list[str]:
@@ -108,7 +106,9 @@ def read_junit(path: Path) -> tuple[tuple[CaseResult, ...], str | None]:
     return tuple(_case(element) for element in tree.getroot().iter("testcase")), None
 
 
-def execute(root: Path, settings: GateSettings, cancel: threading.Event | None = None) -> SuiteRun:
+def execute(
+    root: Path, settings: GateSettings, cancel: threading.Event | None = None, bytecode: Path | None = None
+) -> SuiteRun:
     """Run the test command in ``root`` and read its per-test results."""
     argv = split_command(settings.tests_command, "gates.tests.command")
     scratch = Path(tempfile.mkdtemp(prefix="guardrail-junit-"))
@@ -117,7 +117,7 @@ def execute(root: Path, settings: GateSettings, cancel: threading.Event | None =
         pytest = is_pytest(argv)
         if pytest:
             argv += [f"--junitxml={junit}", "-o", "junit_family=xunit1", "-p", "no:cacheprovider"]
-        env = {**import_env(root), JUNIT_ENV: str(junit)}
+        env = {**import_env(root, bytecode), JUNIT_ENV: str(junit)}
         result = proc.run(
             argv, cwd=root, timeout=settings.tests_timeout, env_extra=env, scrub=settings.scrub_env, cancel=cancel
         )
@@ -180,10 +180,12 @@ def _baseline_problem(baseline: Baseline) -> str | None:
     return None
 
 
-def run(root: Path, settings: GateSettings, baseline: Callable[[], Baseline]) -> GateResult:
+def run(
+    root: Path, settings: GateSettings, baseline: Callable[[], Baseline], bytecode: Path | None = None
+) -> GateResult:
     """Run the tests on the patched worktree ``root`` and compare with the baseline (waited for if still running)."""
     start = time.monotonic()
-    patched = execute(root, settings)
+    patched = execute(root, settings, bytecode=bytecode)
     isolation = "" if patched.result.network_isolated else " (network NOT isolated: unshare unavailable here)"
     if why := _could_not_run(patched):
         return GateResult(NAME, "error", why, (), time.monotonic() - start)

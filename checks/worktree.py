@@ -7,6 +7,8 @@ temporary directory, removed on every way out (success, error, timeout, Keyboard
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -23,6 +25,7 @@ from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchP
 
 from bot.errors import ConfigError, GateError
 
+MAX_SLOTS = 32  # concurrent worktrees of one repository at stable paths; more get random paths
 GIT_TIMEOUT = 120.0  # seconds for one git command of ours (a worktree checkout of a big repository)
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
@@ -114,26 +117,92 @@ def _force_remove(func: Callable[..., Any], path: str, exc_info: Any) -> None:
         pass  # already gone
 
 
+def _rmtree(path: Path) -> None:
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=_force_remove)
+    else:
+        shutil.rmtree(path, onerror=_force_remove)
+
+
 def _remove(repo: Path, parent: Path) -> None:
     # Deleting the directory and pruning is one git call instead of two (`worktree remove` then `prune`), and
     # also clears a half-made worktree.
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(parent, onexc=_force_remove)
-    else:
-        shutil.rmtree(parent, onerror=_force_remove)
+    _rmtree(parent)
     with _open(repo) as handle:
         _git(handle, "worktree", "prune")
 
 
+def blob_ids(repo: Path, rev: str) -> dict[str, str]:
+    """Path -> blob sha of every regular file tracked at ``rev`` (no symlinks, no submodules)."""
+    with _open(repo) as handle:
+        out = _git(handle, "ls-tree", "-r", "-z", rev, strip_newline_in_stdout=False)
+    blobs = {}
+    for entry in out.split("\0"):
+        meta, _, path = entry.partition("\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[0] in ("100644", "100755"):
+            blobs[path] = fields[2]
+    return blobs
+
+
+def _slots_root() -> Path | None:
+    # A private folder of ours in the temporary directory; None if someone else owns it (then: random paths).
+    root = Path(tempfile.gettempdir()) / f"guardrail-worktrees-{os.getuid()}"
+    try:
+        root.mkdir(mode=0o700, exist_ok=True)
+        info = root.lstat()
+    except OSError:
+        return None
+    private = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+    return root if private else None
+
+
+def _try_lock(path: Path) -> int | None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+@contextmanager
+def _slot(repo: Path) -> Iterator[Path]:
+    """An empty directory for one worktree, at a path that repeats from run to run for this repository (slot 0
+    unless another run holds it), so bytecode compiled in one run can be reused by the next. Locked while in use."""
+    root = _slots_root()
+    if root is not None:
+        key = hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:12]
+        for number in range(MAX_SLOTS):
+            fd = _try_lock(root / f"{key}-{number}.lock")
+            if fd is None:
+                continue
+            try:
+                slot = root / f"{key}-{number}"
+                if slot.exists():  # left behind by a run that was killed
+                    _rmtree(slot)
+                slot.mkdir()
+                yield slot
+            finally:
+                os.close(fd)  # releases the lock
+            return
+    yield Path(tempfile.mkdtemp(prefix="guardrail-wt-"))
+
+
 @contextmanager
 def worktree(repo: Path, rev: str) -> Iterator[Path]:
-    """A detached worktree of ``rev`` in a temporary directory; always removed (and pruned) afterwards."""
+    """A detached worktree of ``rev`` in a temporary directory; always removed (and pruned) afterwards.
+
+    The directory's path is the same from one run to the next (per repository, while no other run holds it): a
+    fresh checkout every time, but at a path where the bytecode cache of the previous run still applies.
+    """
     sha = rev if _FULL_SHA.fullmatch(rev) else resolve(repo, rev)  # a full sha is checked by `worktree add` itself
-    parent = Path(tempfile.mkdtemp(prefix="guardrail-wt-"))
-    path = parent / (repo.resolve().name or "worktree")
-    try:
-        with _open(repo) as handle:
-            _git(handle, "worktree", "add", "--detach", "--quiet", str(path), f"{sha}^{{commit}}")
-        yield path
-    finally:
-        _remove(repo, parent)
+    with _slot(repo) as parent:
+        path = parent / (repo.resolve().name or "worktree")
+        try:
+            with _open(repo) as handle:
+                _git(handle, "worktree", "add", "--detach", "--quiet", str(path), f"{sha}^{{commit}}")
+            yield path
+        finally:
+            _remove(repo, parent)

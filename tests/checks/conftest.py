@@ -28,9 +28,15 @@ def make_repo(tmp_path: Path) -> Callable[..., GitRepo]:
     return make
 
 
+@pytest.fixture(scope="session")
+def _bytecode_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pycache")
+
+
 @pytest.fixture(autouse=True)
-def _gate_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _gate_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _bytecode_dir: Path) -> None:
     # `python -m pytest` (the default test command) must find this interpreter, which has pytest installed;
-    # baselines are cached per test, never in the user's cache.
+    # baselines are cached per test, never in the user's cache, and so is bytecode (per session).
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("GUARDRAIL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GUARDRAIL_PYCACHE_DIR", str(_bytecode_dir))  # shared: compile pytest once per session

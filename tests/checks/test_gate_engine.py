@@ -419,3 +419,16 @@ def test_a_secret_that_pr_code_found_is_redacted_from_the_report(
     report = repr(verdict)
     assert "ghs_0123456789abcdef" not in report
     assert "***" in report
+
+
+def test_cached_bytecode_never_hides_a_change(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
+    # Same path, same size, seconds apart: the second patch's code must run, not the first one's bytecode.
+    repo = make_repo()
+    swapped = gate(repo, repo.diff_for({"calc/__init__.py": CALC.replace("a + b", "b + a")}))
+    assert swapped.accepted
+    broken = gate(repo, repo.diff_for({"calc/__init__.py": CALC.replace("a + b", "a * b")}))
+    assert broken.reason == "tests"
+    again = gate(repo, repo.diff_for({"calc/__init__.py": CALC.replace("a + b", "b + a")}))
+    assert again.accepted
+    bytecode = Path(os.environ["GUARDRAIL_PYCACHE_DIR"])
+    assert list(bytecode.rglob("calc/__init__.*.pyc"))  # written under the bytecode cache, not in the worktree
