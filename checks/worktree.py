@@ -180,8 +180,10 @@ def _slot(repo: Path) -> Iterator[Path]:
                 continue
             try:
                 slot = root / f"{key}-{number}"
-                if slot.exists():  # left behind by a run that was killed
+                if slot.exists():  # left behind by a run that was killed: its registration goes too
                     _rmtree(slot)
+                    with _open(repo) as handle:
+                        _git(handle, "worktree", "prune")
                 slot.mkdir()
                 yield slot
             finally:

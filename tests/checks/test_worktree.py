@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,4 +77,19 @@ def test_worktree_is_removed_on_error(make_repo: Callable[..., GitRepo]) -> None
     with pytest.raises(KeyboardInterrupt), worktree.worktree(repo.path, "HEAD") as path:
         raise KeyboardInterrupt
     assert not path.exists()
+    repo.assert_no_worktree_left()
+
+
+def test_a_worktree_left_by_a_killed_run_does_not_block_the_next(make_repo: Callable[..., GitRepo]) -> None:
+    repo = make_repo({"a.txt": "one\n"})
+    crash = (
+        "import os, signal, sys\nfrom pathlib import Path\nfrom checks import worktree\n"
+        f"with worktree.worktree(Path({str(repo.path)!r}), 'HEAD') as path:\n"
+        "    print(path, flush=True)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", crash], capture_output=True, text=True, timeout=60)
+    left = Path(done.stdout.strip())
+    assert left.exists() and len(repo.worktrees()) == 2  # the killed run could not clean up
+    with worktree.worktree(repo.path, "HEAD") as path:
+        assert (path / "a.txt").read_text() == "one\n"
     repo.assert_no_worktree_left()
