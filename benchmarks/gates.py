@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -78,6 +79,7 @@ class Row:
     first_ratio: float
     samples: dict[str, list[float]] = field(default_factory=dict)
     gate_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # median CPU seconds (this process and its children)
 
     @property
     def cached_ok(self) -> bool:
@@ -88,7 +90,12 @@ class Row:
         return self.first_ratio <= TARGETS["first"]
 
 
-def summarize(subject: Subject, samples: dict[str, list[float]], gate_seconds: dict[str, dict[str, float]]) -> Row:
+def summarize(
+    subject: Subject,
+    samples: dict[str, list[float]],
+    gate_seconds: dict[str, dict[str, float]],
+    cpu: dict[str, list[float]] | None = None,
+) -> Row:
     """Medians of each kind, and the median over rounds of cached/raw and first/raw measured in the same round."""
     rounds = len(samples["raw"])
     if rounds == 0 or any(len(samples[kind]) != rounds for kind in KINDS):
@@ -109,6 +116,7 @@ def summarize(subject: Subject, samples: dict[str, list[float]], gate_seconds: d
         first_ratio=ratios["first"],
         samples=samples,
         gate_seconds=gate_seconds,
+        cpu={kind: statistics.median(values) for kind, values in (cpu or {}).items() if values},
     )
 
 
@@ -160,6 +168,12 @@ def measure_gates(subject: Subject, cache_dir: Path, run_gates: RunGates) -> tup
     return seconds, verdict
 
 
+def cpu_seconds() -> float:
+    """CPU time so far of this process (all threads) and of its waited-for children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _add_gate_seconds(into: dict[str, list[float]], verdict: Verdict) -> None:
     for gate in verdict.gates:
         into.setdefault(gate.name, []).append(gate.seconds)
@@ -172,10 +186,12 @@ def measure(subject: Subject, rounds: int, work: Path, run_gates: RunGates, log:
     measure_raw(subject)
     measure_gates(subject, warm_cache, run_gates)
     samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    cpu: dict[str, list[float]] = {kind: [] for kind in KINDS}
     per_gate: dict[str, dict[str, list[float]]] = {"cached": {}, "first": {}}
     for index in range(rounds):
         order = KINDS[index % 3 :] + KINDS[: index % 3]
         for kind in order:
+            used = cpu_seconds()
             if kind == "raw":
                 seconds = measure_raw(subject)
             else:
@@ -183,11 +199,12 @@ def measure(subject: Subject, rounds: int, work: Path, run_gates: RunGates, log:
                 seconds, verdict = measure_gates(subject, cache, run_gates)
                 _add_gate_seconds(per_gate[kind], verdict)
             samples[kind].append(seconds)
+            cpu[kind].append(cpu_seconds() - used)
             log(f"{subject.name}: round {index + 1}/{rounds} {kind:6} {seconds:6.2f}s")
     gate_seconds = {
         kind: {name: statistics.median(values) for name, values in gates.items()} for kind, gates in per_gate.items()
     }
-    return summarize(subject, samples, gate_seconds)
+    return summarize(subject, samples, gate_seconds, cpu)
 
 
 def prepare_generated(work: Path, spec: RepoSpec) -> Subject:
@@ -267,6 +284,9 @@ def render(rows: list[Row]) -> str:
     )
     for row in rows:
         out.append(f"\n{row.name}: {row.description}; {row.rounds} rounds; tests command: {row.tests_command}")
+        if row.cpu:
+            used = ", ".join(f"{kind} {seconds:.2f}s" for kind, seconds in row.cpu.items())
+            out.append(f"  CPU time (median; less sensitive to other load, but first counts both test runs): {used}")
         for kind, gates in row.gate_seconds.items():
             spent = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in gates.items())
             out.append(f"  {kind} gates (median): {spent}")
@@ -294,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="guardrail-bench-") as tmp:
             work = Path(tmp)
+            # The gates keep compiled bytecode between runs (checks/pycache.py); keep it here, not in the user's cache.
+            os.environ["GUARDRAIL_PYCACHE_DIR"] = str(work / "pycache")
             log(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
             if args.only in (None, "generated"):
                 subject = prepare_generated(work, RepoSpec(modules=args.modules))
