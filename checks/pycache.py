@@ -22,16 +22,23 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from checks.baseline import default_cache_dir
+import platformdirs
+
+from checks.baseline import CACHE_ENV
 
 PYCACHE_ENV = "GUARDRAIL_PYCACHE_DIR"
 PYTHON_SOURCES = (".py", ".pyw")
 
 
 def pycache_dir() -> Path:
-    """``$GUARDRAIL_PYCACHE_DIR``, else ``pycache`` beside the baselines folder (see ``default_cache_dir``)."""
+    """``$GUARDRAIL_PYCACHE_DIR``; else ``pycache`` inside ``$GUARDRAIL_CACHE_DIR`` when that is set; else
+    ``guardrail/pycache`` in the user's cache folder (beside ``guardrail/baselines``)."""
     override = os.environ.get(PYCACHE_ENV)
-    return Path(override) if override else default_cache_dir().parent / "pycache"
+    if override:
+        return Path(override)
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]) / "pycache"
+    return Path(platformdirs.user_cache_dir("guardrail")) / "pycache"
 
 
 def git_blob_sha(data: bytes) -> str:
