@@ -161,7 +161,10 @@ def _try_lock(path: Path) -> int | None:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        # The holder before us deletes the file before unlocking; a lock on a deleted file is no lock.
+        if os.fstat(fd).st_ino != os.stat(path).st_ino:
+            raise BlockingIOError
+    except (BlockingIOError, FileNotFoundError):
         os.close(fd)
         return None
     return fd
@@ -187,7 +190,8 @@ def _slot(repo: Path) -> Iterator[Path]:
                 slot.mkdir()
                 yield slot
             finally:
-                os.close(fd)  # releases the lock
+                (root / f"{key}-{number}.lock").unlink(missing_ok=True)  # while still holding it: see _try_lock
+                os.close(fd)
             return
     yield Path(tempfile.mkdtemp(prefix="guardrail-wt-"))
 
