@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.gates import Subject, docstring_patch, render, summarize
+from benchmarks.gates import BenchmarkError, Subject, docstring_patch, raw_pytest_args, render, summarize
 from benchmarks.gen_repo import RepoSpec, generate
 from bot.types import GateSettings
 
@@ -92,20 +92,27 @@ def _subject() -> Subject:
 
 
 def test_ratios_are_medians_of_per_round_ratios_and_judged_against_the_targets() -> None:
-    samples = {"raw": [2.0, 4.0, 10.0], "cached": [2.2, 4.0, 12.0], "first": [5.0, 8.0, 30.0]}
+    samples = {"raw": [2.0, 4.0, 10.0], "cached": [2.2, 4.0, 12.0], "first": [5.0, 8.0, 30.0], "cold": [9.0, 9, 9]}
     row = summarize(_subject(), samples, {})
-    assert (row.raw, row.cached, row.first) == (4.0, 4.0, 8.0)
-    assert row.cached_ratio == pytest.approx(1.1)  # rounds: 1.1, 1.0, 1.2
-    assert row.first_ratio == pytest.approx(2.5)  # rounds: 2.5, 2.0, 3.0
-    assert row.cached_ok and not row.first_ok
+    assert row.medians == {"raw": 4.0, "cached": 4.0, "first": 8.0, "cold": 9.0}
+    assert row.ratios["cached"] == pytest.approx(1.1)  # rounds: 1.1, 1.0, 1.2
+    assert row.ratios["first"] == pytest.approx(2.5)  # rounds: 2.5, 2.0, 3.0
+    assert (row.ok("cached"), row.ok("first"), row.ok("cold")) == (True, False, None)
+    assert not row.passed
     table = render([row])
-    assert re.search(r"1\.10 PASS", table) and re.search(r"2\.50 FAIL", table)
+    assert re.search(r"1\.10 PASS", table) and re.search(r"2\.50 FAIL", table) and re.search(r"2\.25 info", table)
     assert "python -m pytest" in table
 
 
 def test_summarize_refuses_uneven_samples() -> None:
     with pytest.raises(ValueError, match="same number"):
         summarize(_subject(), {"raw": [1.0, 2.0], "cached": [1.0], "first": [1.0, 2.0]}, {})
+
+
+def test_raw_run_takes_the_tests_commands_pytest_arguments() -> None:
+    assert raw_pytest_args('python -m pytest -q -m "not slow"') == ("-q", "-m", "not slow", "-p", "no:cacheprovider")
+    with pytest.raises(BenchmarkError, match="python -m pytest"):
+        raw_pytest_args("tox -e py")
 
 
 def test_docstring_patch_keeps_the_module_valid_and_changes_only_its_docstring() -> None:
