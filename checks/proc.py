@@ -5,9 +5,10 @@ PR code is untrusted, so each command gets:
 - a timeout, after which its whole process group is killed (SIGKILL);
 - the process group killed after a normal exit too, so a test that forked a sleeper leaves nothing behind;
 - an environment scrubbed of tokens, keys and secrets (by name pattern, see :data:`SCRUB_DEFAULT`);
-- where the OS allows it, its own network namespace (only loopback, brought up) and its own PID namespace, so it
-  cannot reach the network and every process it started dies with it. Whether that worked is probed once and
-  reported in :attr:`ProcResult.network_isolated`; the gates say so in their summary when it did not.
+- where the OS allows it, its own network namespace (only loopback, brought up), so it cannot reach the network.
+  Whether that worked is probed once and reported in :attr:`ProcResult.network_isolated`; the gates say so in their
+  summary when it did not. (No PID namespace: every run would be pid 1, and a test suite that uses its pid as a
+  unique name would collide with itself when the baseline and the patched run go side by side.)
 
 Output goes to temporary files rather than pipes: a grandchild that keeps a pipe open would otherwise make the
 caller wait for it, and a chatty test cannot fill memory (only the tail of each stream is kept).
@@ -20,11 +21,13 @@ import functools
 import os
 import shutil
 import signal
+import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -100,19 +103,14 @@ def secret_values(scrub: Sequence[str] = (), min_length: int = 6) -> set[str]:
 
 @functools.cache
 def isolation_prefix() -> tuple[str, ...]:
-    """The command prefix that runs a program without network (loopback up) and in its own PID namespace.
+    """The command prefix that runs a program without network (loopback up).
 
     Probed once per process; empty when no variant works here (then commands run with the host's network).
     """
     unshare = shutil.which("unshare")
     if unshare is None or shutil.which("ip") is None:
         return ()
-    variants = (
-        (unshare, "--net", "--pid", "--fork", "--kill-child"),
-        (unshare, "--map-root-user", "--net", "--pid", "--fork", "--kill-child"),
-        (unshare, "--net"),
-        (unshare, "--map-root-user", "--net"),
-    )
+    variants = ((unshare, "--net"), (unshare, "--map-root-user", "--net"))
     for variant in variants:
         prefix = (*variant, "sh", "-c", _SH_LO_UP, "sh")
         try:
@@ -122,6 +120,24 @@ def isolation_prefix() -> tuple[str, ...]:
         if probe.returncode == 0:
             return prefix
     return ()
+
+
+def _force_remove(func: Callable[..., object], path: str, exc_info: object) -> None:
+    # PR code may leave read-only files or directories behind; make them writable and retry once.
+    try:
+        os.chmod(os.path.dirname(path) or ".", stat.S_IRWXU)
+        os.chmod(path, stat.S_IRWXU)
+        func(path)
+    except FileNotFoundError:
+        pass  # already gone
+
+
+def remove_tree(path: Path) -> None:
+    """``rm -rf``, also through the read-only files and folders PR code may leave behind."""
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=_force_remove)
+    else:
+        shutil.rmtree(path, onerror=_force_remove)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -170,11 +186,16 @@ def run(
     """Run ``argv`` in ``cwd`` with a scrubbed environment and a timeout; kill its whole process group at the end.
 
     ``env_extra`` is added after scrubbing (so the gates can set PYTHONPATH); ``scrub`` adds name patterns to
-    :data:`SCRUB_DEFAULT`. ``input`` is sent on stdin. ``isolate_network=False`` is for our own git and ruff calls,
-    which run no PR code. Setting ``cancel`` (from another thread) kills the command. Raises GateError only when
-    the program cannot be started at all.
+    :data:`SCRUB_DEFAULT`. ``input`` is sent on stdin. PR code (``isolate_network=True``, the default) also gets
+    its own ``TMPDIR``, removed afterwards, so the baseline and the patched run do not trip over each other's
+    temporary files. ``isolate_network=False`` is for our own git and ruff calls, which run no PR code.
+    Setting ``cancel`` (from another thread) kills the command. Raises GateError only when the program cannot be
+    started at all.
     """
     env = scrubbed_env(scrub)
+    private_tmp = Path(tempfile.mkdtemp(prefix="guardrail-tmp-")) if isolate_network else None
+    if private_tmp is not None:
+        env["TMPDIR"] = str(private_tmp)
     env.update(env_extra or {})
     prefix = isolation_prefix() if isolate_network else ()
     full = [*prefix, *argv]
@@ -201,6 +222,8 @@ def run(
             _kill_group(proc)  # leftovers of a normal exit, or everything on KeyboardInterrupt
             proc.wait()
             watchdog.join()
+            if private_tmp is not None:
+                remove_tree(private_tmp)
         seconds = time.monotonic() - start
         return ProcResult(
             argv=tuple(argv),

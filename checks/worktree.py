@@ -11,11 +11,9 @@ import fcntl
 import hashlib
 import os
 import re
-import shutil
 import stat
-import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ import git
 from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from bot.errors import ConfigError, GateError
+from checks import proc
 
 MAX_SLOTS = 32  # concurrent worktrees of one repository at stable paths; more get random paths
 GIT_TIMEOUT = 120.0  # seconds for one git command of ours (a worktree checkout of a big repository)
@@ -107,27 +106,10 @@ def list_files(repo: Path, rev: str) -> list[str]:
     return [name for name in out.split("\0") if name]
 
 
-def _force_remove(func: Callable[..., Any], path: str, exc_info: Any) -> None:
-    # PR code may leave read-only files or directories behind; make them writable and retry once.
-    try:
-        os.chmod(os.path.dirname(path) or ".", stat.S_IRWXU)
-        os.chmod(path, stat.S_IRWXU)
-        func(path)
-    except FileNotFoundError:
-        pass  # already gone
-
-
-def _rmtree(path: Path) -> None:
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=_force_remove)
-    else:
-        shutil.rmtree(path, onerror=_force_remove)
-
-
 def _remove(repo: Path, parent: Path) -> None:
     # Deleting the directory and pruning is one git call instead of two (`worktree remove` then `prune`), and
     # also clears a half-made worktree.
-    _rmtree(parent)
+    proc.remove_tree(parent)
     with _open(repo) as handle:
         _git(handle, "worktree", "prune")
 
@@ -184,7 +166,7 @@ def _slot(repo: Path) -> Iterator[Path]:
             try:
                 slot = root / f"{key}-{number}"
                 if slot.exists():  # left behind by a run that was killed: its registration goes too
-                    _rmtree(slot)
+                    proc.remove_tree(slot)
                     with _open(repo) as handle:
                         _git(handle, "worktree", "prune")
                 slot.mkdir()

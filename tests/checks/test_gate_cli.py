@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -135,7 +135,7 @@ def test_the_installed_command(make_repo: Callable[..., GitRepo]) -> None:
 def test_sigterm_cleans_up(make_repo: Callable[..., GitRepo]) -> None:
     """A cancelled CI job: the worktrees go away and no PR process survives."""
     repo = make_repo()
-    marker = f"5151.{os.getpid()}"
+    marker = f"5151.{uuid.uuid4().int % 10**15}"
     looping = CALC.replace(
         "    return a + b",
         f"    import subprocess\n\n    subprocess.Popen(['sleep', '{marker}'])\n    while True:\n        pass",

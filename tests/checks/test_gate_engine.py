@@ -8,6 +8,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -232,7 +233,7 @@ def _alive(marker: str) -> list[int]:
 
 def test_a_patch_that_makes_a_test_loop_forever(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
     repo = make_repo()
-    marker = f"4242.{os.getpid()}"
+    marker = f"4242.{uuid.uuid4().int % 10**15}"
     looping = CALC.replace(
         "    return a + b",
         f"    import subprocess\n\n    subprocess.Popen(['sleep', '{marker}'])\n    while True:\n        pass",

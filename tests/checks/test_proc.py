@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
+import tempfile
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -42,11 +43,15 @@ def test_stdin_is_passed(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("isolate", [True, False])
 def test_timeout_kills_the_whole_group(tmp_path: Path, isolate: bool) -> None:
-    marker = f"31337.{os.getpid()}{int(isolate)}"
-    code = f"import subprocess, time; subprocess.Popen(['sleep', '{marker}']); time.sleep(600)"
+    marker = f"31337.{uuid.uuid4().int % 10**15}"  # unique across processes (the suite may itself run under the gates)
+    code = (
+        f"import subprocess, time; p = subprocess.Popen(['sleep', '{marker}']); time.sleep(0.3); "
+        "print('sleeper running' if p.poll() is None else 'sleeper died', flush=True); time.sleep(600)"
+    )
     start = time.monotonic()
     result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=1.5, isolate_network=isolate)
     assert result.timed_out
+    assert result.stdout == "sleeper running\n"  # so the check below means something
     assert time.monotonic() - start < 10
     assert "timed out" in result.describe()
     time.sleep(0.2)
@@ -54,10 +59,13 @@ def test_timeout_kills_the_whole_group(tmp_path: Path, isolate: bool) -> None:
 
 
 def test_leftover_children_are_killed_after_a_normal_exit(tmp_path: Path) -> None:
-    marker = f"31338.{os.getpid()}"
-    code = f"import subprocess; subprocess.Popen(['sleep', '{marker}']); print('bye')"
+    marker = f"31338.{uuid.uuid4().int % 10**15}"
+    code = (
+        f"import subprocess, time; p = subprocess.Popen(['sleep', '{marker}']); time.sleep(0.3); "
+        "print('sleeper running' if p.poll() is None else 'sleeper died')"
+    )
     result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30)
-    assert result.ok and result.stdout == "bye\n"
+    assert result.ok and result.stdout == "sleeper running\n"
     assert result.seconds < 10  # did not wait for the sleeper's stdout to close
     time.sleep(0.2)
     assert _alive(marker) == []
@@ -100,3 +108,13 @@ def test_network_is_isolated_but_loopback_works(tmp_path: Path) -> None:
     result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30)
     assert result.network_isolated
     assert result.stdout.split() == ["['lo']", "ping"], result.stderr
+
+
+def test_pr_code_gets_its_own_temporary_directory(tmp_path: Path) -> None:
+    code = "import tempfile; print(tempfile.gettempdir())"
+    first = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30).stdout.strip()
+    second = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30).stdout.strip()
+    assert first != second  # the baseline and the patched run never share temporary files
+    assert not Path(first).exists()  # removed afterwards
+    ours = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30, isolate_network=False).stdout.strip()
+    assert ours == tempfile.gettempdir()
