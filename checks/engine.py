@@ -18,9 +18,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.errors import GateError
-from bot.types import CommandGate, GateResult, GateSettings, Verdict
+from bot.types import CommandGate, Finding, GateResult, GateSettings, Verdict
 from checks import apply, commands, paths, proc, pycache, ruff, tests, worktree
 from checks.baseline import Baseline, BaselineCache, default_cache_dir
+from checks.patch import PatchRejected
+from checks.patch import parse as parse_patch
 
 Step = tuple[str, Callable[[], GateResult]]
 
@@ -145,6 +147,11 @@ def _run_steps(steps: list[Step], results: list[GateResult]) -> bool:
 def _gates(root: Path, patch: str, settings: GateSettings, job: BaselineJob) -> list[GateResult]:
     results: list[GateResult] = []
     holder: dict[str, apply.Applied] = {}
+    if escaping := _escaping_paths(patch, settings):
+        results.append(GateResult(apply.NAME, "skipped", "not applied: the patch names paths outside the repository"))
+        summary = f"{len(escaping)} path(s) outside the repository or inside .git/; the patch was not applied"
+        results.append(GateResult(paths.NAME, "fail", summary, tuple(escaping)))
+        return results
 
     def do_apply() -> GateResult:
         result, applied = apply.run(root, patch, settings)
@@ -166,6 +173,14 @@ def _gates(root: Path, patch: str, settings: GateSettings, job: BaselineJob) -> 
     later += [_command_step(root, gate, settings, job) for gate in settings.commands]
     _run_steps(later, results)
     return results
+
+
+def _escaping_paths(patch: str, settings: GateSettings) -> list[Finding]:
+    try:
+        parsed = parse_patch(patch, settings.max_patch_bytes)
+    except PatchRejected:
+        return []  # the apply gate reports what is wrong with it
+    return paths.escaping(parsed)
 
 
 def _command_step(root: Path, gate: CommandGate, settings: GateSettings, job: BaselineJob) -> Step:

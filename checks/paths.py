@@ -22,7 +22,7 @@ from pathlib import Path
 from bot.diff import unquote_path
 from bot.types import Finding, GateResult, GateSettings
 from checks.apply import Applied
-from checks.patch import DEV_NULL
+from checks.patch import DEV_NULL, ParsedPatch
 
 NAME = "paths"
 DEFAULT_PROTECTED: tuple[str, ...] = (
@@ -121,6 +121,20 @@ def _mode_findings(path: str, modes: Iterable[str]) -> list[Finding]:
     if SUBMODULE_MODE in modes:
         found.append(Finding(path, 0, "submodule", "submodules are not accepted"))
     return found
+
+
+def escaping(patch: ParsedPatch) -> list[Finding]:
+    """Paths in the patch's headers that leave the repository or enter ``.git/``: found before git sees the patch,
+    so such a patch is never applied at all and the rejection names the ``paths`` gate, not a git error."""
+    found: list[Finding] = []
+    for change in patch.files:
+        for raw in change.raw_paths:
+            if why := _outside(raw):
+                shown = raw[2:] if patch.strip == 1 and raw[:2] in ("a/", "b/") else raw
+                found.append(Finding(shown, 0, "outside-repo", why))
+        for path in {change.old_path, change.new_path} - {None}:
+            found.extend(f for f in _path_findings(str(path), ()) if f.rule == "git-dir")
+    return list(dict.fromkeys(found))
 
 
 def _from_headers(applied: Applied, patterns: tuple[str, ...]) -> list[Finding]:

@@ -166,18 +166,21 @@ def test_a_path_outside_the_repository_is_rejected(make_repo: Callable[..., GitR
         "--- /dev/null\n+++ b/../evil.py\n@@ -0,0 +1 @@\n+x = 1\n"
     )
     verdict = gate(repo, patch)
-    # git itself refuses it, so the apply gate rejects it, with the paths gate's rule name
-    assert verdict.reason == "apply"
-    assert [(f.path, f.rule) for f in result(verdict, "apply").findings] == [("../evil.py", "outside-repo")]
+    # found in the headers before git sees the patch: never applied, rejected by the paths gate
+    assert verdict.reason == "paths"
+    assert result(verdict, "apply").status == "skipped"
+    assert [(f.path, f.rule) for f in result(verdict, "paths").findings] == [("../evil.py", "outside-repo")]
     assert not (repo.path.parent / "evil.py").exists()
 
 
 def test_absolute_and_git_dir_paths_are_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
     repo = make_repo()
     absolute = gate(repo, "--- /dev/null\n+++ /tmp/evil.py\n@@ -0,0 +1 @@\n+x = 1\n")
-    assert [(f.path, f.rule) for f in result(absolute, "apply").findings] == [("/tmp/evil.py", "outside-repo")]
+    assert absolute.reason == "paths"
+    assert [(f.path, f.rule) for f in result(absolute, "paths").findings] == [("/tmp/evil.py", "outside-repo")]
     hooks = gate(repo, "--- /dev/null\n+++ b/.git/hooks/pre-commit\n@@ -0,0 +1 @@\n+echo hi\n")
-    assert [(f.path, f.rule) for f in result(hooks, "apply").findings] == [(".git/hooks/pre-commit", "git-dir")]
+    assert hooks.reason == "paths"
+    assert [(f.path, f.rule) for f in result(hooks, "paths").findings] == [(".git/hooks/pre-commit", "git-dir")]
     assert not (repo.path / ".git" / "hooks" / "pre-commit").exists()
 
 
