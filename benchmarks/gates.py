@@ -6,7 +6,8 @@ For each subject (a generated repository of realistic size, and a clone of this 
 interleaved within each round (the order rotates every round, so drift in the machine's load hits all three alike):
 
 - ``raw``: ``ruff check .`` then ``python -m pytest -q -p no:cacheprovider`` in a checkout of the head with the patch
-  applied, prepared (and warmed once) outside the timing: what a developer pays to check the patch by hand;
+  applied, prepared (and warmed once) outside the timing, with bytecode written as in a developer's shell: what a
+  developer pays to check the patch by hand;
 - ``cached``: ``run_gates`` on that patch, with the head's baseline already in ``cache_dir`` (warmed outside the
   timing);
 - ``first``: ``run_gates`` with a new, empty ``cache_dir``: the first patch on a new head, baseline included (the
@@ -121,8 +122,20 @@ def summarize(
     )
 
 
-def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+def _run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+def developer_env() -> dict[str, str]:
+    """This environment as a developer's shell has it: Python writes and reuses bytecode (``__pycache__``).
+
+    A sandbox or CI may export PYTHONDONTWRITEBYTECODE; kept, it would make every raw run recompile the whole
+    project, which no developer's checkout does, and flatter the gates (which keep their own bytecode cache).
+    """
+    env = dict(os.environ)
+    for name in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"):
+        env.pop(name, None)
+    return env
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -140,8 +153,9 @@ def _ruff() -> str:
 def measure_raw(subject: Subject) -> float:
     """Seconds for ``ruff check .`` then pytest in the prepared checkout (both always run, like by hand)."""
     start = time.perf_counter()
-    ruff = _run([_ruff(), "check", "."], subject.checkout)
-    tests = _run([sys.executable, "-m", "pytest", *subject.raw_pytest_args], subject.checkout)
+    env = developer_env()
+    ruff = _run([_ruff(), "check", "."], subject.checkout, env)
+    tests = _run([sys.executable, "-m", "pytest", *subject.raw_pytest_args], subject.checkout, env)
     seconds = time.perf_counter() - start
     if subject.raw_must_pass and (ruff.returncode != 0 or tests.returncode != 0):
         raise BenchmarkError(
