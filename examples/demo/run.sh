@@ -32,3 +32,8 @@ echo "== guardrail review (embedded model; progress on stderr) ==" >&2
 guardrail review --repo "$work/repo" --base main --head pr --audit-db "$work/audit.sqlite3" "$@"
 echo "== guardrail log --limit 1 (the audit record of that run) ==" >&2
 guardrail log --limit 1 --audit-db "$work/audit.sqlite3"
+
+# What a suggestion that does fix the bug goes through: the same gates, on a hand-written patch (the PR reverted).
+git -C "$work/repo" diff pr main -- mathkit/core.py >"$work/fix.patch"
+echo "== guardrail gate on a hand-written fix (the gates a passing suggestion goes through) ==" >&2
+guardrail gate --repo "$work/repo" --base main --head pr --patch "$work/fix.patch" || echo "(the fix was rejected)" >&2
