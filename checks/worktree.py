@@ -109,7 +109,7 @@ def list_files(repo: Path, rev: str) -> list[str]:
 def _remove(repo: Path, parent: Path) -> None:
     # Deleting the directory and pruning is one git call instead of two (`worktree remove` then `prune`), and
     # also clears a half-made worktree.
-    proc.remove_tree(parent)
+    proc.discard_tree(parent)  # moved aside at once (git then prunes it); its files are deleted in the background
     with _open(repo) as handle:
         _git(handle, "worktree", "prune")
 

@@ -118,3 +118,18 @@ def test_pr_code_gets_its_own_temporary_directory(tmp_path: Path) -> None:
     assert not Path(first).exists()  # removed afterwards
     ours = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30, isolate_network=False).stdout.strip()
     assert ours == tempfile.gettempdir()
+
+
+def test_a_discarded_tree_is_gone_from_its_path_at_once_and_deleted_in_the_background(tmp_path: Path) -> None:
+    tree = tmp_path / "guardrail-tmp-x"
+    (tree / "deep" / "er").mkdir(parents=True)
+    for index in range(200):
+        (tree / "deep" / "er" / f"f{index}").write_text("x")
+    (tree / "deep" / "read-only").write_text("x")
+    (tree / "deep" / "read-only").chmod(0o400)
+
+    proc.discard_tree(tree)
+
+    assert not tree.exists()  # the path is free for the next run right away
+    proc._finish_discarding()  # what happens at exit
+    assert list(tmp_path.iterdir()) == []  # and nothing is left behind
