@@ -126,7 +126,8 @@ def parse_yaml(text: str, where: str) -> tuple[Any, dict[tuple[str | int, ...], 
     return data, lines
 
 
-def _line_for(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
+def line_for(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
+    """The line of ``loc``, or of its nearest parent key that has one."""
     for end in range(len(loc), -1, -1):
         if loc[:end] in lines:
             return lines[loc[:end]]
@@ -144,7 +145,7 @@ def validate(data: Any, model: type[M], where: str, lines: dict[tuple[str | int,
         for err in exc.errors():
             loc = tuple(err["loc"])
             key = ".".join(str(p) for p in loc) or "(top level)"
-            line = _line_for(loc, lines or {})
+            line = line_for(loc, lines or {})
             place = f"{where}:{line}" if line else where
             if err["type"] == "extra_forbidden":
                 fix = "unknown key; remove it or check its spelling against the documented keys"

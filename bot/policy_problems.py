@@ -14,7 +14,7 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bot.config import parse_yaml
+from bot.config import line_for, parse_yaml
 from bot.errors import ConfigError
 
 Lines = dict[tuple[str | int, ...], int]
@@ -39,13 +39,6 @@ def raise_problems(problems: list[Problem], error: type[ConfigError] = ConfigErr
         raise error(only.message, where=only.where, key=only.key or None)
     if problems:
         raise error(f"{len(problems)} problems:\n" + "\n".join(f"  {p}" for p in problems))
-
-
-def line_for(loc: tuple[str | int, ...], lines: Lines) -> int | None:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None
 
 
 def problem_at(where: str, loc: tuple[str | int, ...], lines: Lines, message: str) -> Problem:
