@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.repos import CALC, GitRepo
+from tests.repos import CALC, GitRepo, alive
 
 pytestmark = pytest.mark.slow
 
@@ -145,24 +145,13 @@ def test_sigterm_cleans_up(make_repo: Callable[..., GitRepo]) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while not _alive(marker) and time.monotonic() < deadline:
+        while not alive(marker) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _alive(marker), "the looping test never started"
+        assert alive(marker), "the looping test never started"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 130
     finally:
         proc.kill()
     time.sleep(0.3)
-    assert _alive(marker) == []
+    assert alive(marker) == []
     repo.assert_no_worktree_left()
-
-
-def _alive(marker: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids

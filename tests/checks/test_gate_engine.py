@@ -18,7 +18,7 @@ import pytest
 from bot.types import CommandGate, GateSettings, Verdict
 from checks.baseline import BaselineCache
 from checks.engine import BaselineJob, run_gates
-from tests.repos import CALC, CALC_TESTS, GitRepo
+from tests.repos import CALC, CALC_TESTS, GitRepo, alive
 
 pytestmark = pytest.mark.slow
 
@@ -223,17 +223,6 @@ def test_binary_and_oversized_patches_are_rejected(make_repo: Callable[..., GitR
     assert oversized.reason == "apply" and "max_patch_bytes" in result(oversized, "apply").summary
 
 
-def _alive(marker: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
-
-
 def test_a_patch_that_makes_a_test_loop_forever(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
     repo = make_repo()
     marker = f"4242.{uuid.uuid4().int % 10**15}"
@@ -247,7 +236,7 @@ def test_a_patch_that_makes_a_test_loop_forever(make_repo: Callable[..., GitRepo
     assert "timed out after 4s" in result(verdict, "tests").summary
     assert time.monotonic() - start < 40
     time.sleep(0.3)
-    assert _alive(marker) == []
+    assert alive(marker) == []
 
 
 def test_broken_collection_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:

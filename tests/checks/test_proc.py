@@ -12,20 +12,7 @@ from pathlib import Path
 import pytest
 
 from checks import proc
-
-
-def _alive(marker: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in cmdline:
-            pids.append(int(entry.name))
-    return pids
+from tests.repos import alive
 
 
 def test_output_and_exit_status(tmp_path: Path) -> None:
@@ -55,7 +42,7 @@ def test_timeout_kills_the_whole_group(tmp_path: Path, isolate: bool) -> None:
     assert time.monotonic() - start < 10
     assert "timed out" in result.describe()
     time.sleep(0.2)
-    assert _alive(marker) == []
+    assert alive(marker) == []
 
 
 def test_leftover_children_are_killed_after_a_normal_exit(tmp_path: Path) -> None:
@@ -68,7 +55,7 @@ def test_leftover_children_are_killed_after_a_normal_exit(tmp_path: Path) -> Non
     assert result.ok and result.stdout == "sleeper running\n"
     assert result.seconds < 10  # did not wait for the sleeper's stdout to close
     time.sleep(0.2)
-    assert _alive(marker) == []
+    assert alive(marker) == []
 
 
 def test_secrets_are_scrubbed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
