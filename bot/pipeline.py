@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.audit import AuditLog
-from bot.diff import parse_diff
 from bot.parse import ParseResult
+from bot.parse.diff import parse_diff
 from bot.router import GateRunner, Job, ModelFactory, Progress, try_candidate
 from bot.types import Attempt, GateSettings, Outcome, PullRequest, Purpose, Resolution
 from checks import worktree

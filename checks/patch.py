@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.diff import unquote_path
+from bot.parse.diff import unquote_path
 from bot.types import Finding
 
 DEV_NULL = "/dev/null"

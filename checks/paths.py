@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from bot.diff import unquote_path
+from bot.parse.diff import unquote_path
 from bot.types import Finding, GateResult, GateSettings
 from checks.apply import Applied
 from checks.patch import DEV_NULL, ParsedPatch

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from bot.diff import make_patch, parse_diff
 from bot.errors import ContextOverflow
 from bot.parse import parse_reply
+from bot.parse.diff import make_patch, parse_diff
 from bot.prompts import MESSAGE_OVERHEAD, build_messages, load_prompt, prompt_hash
 from bot.types import ChatMessage
 

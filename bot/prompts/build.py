@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from string import Template
 
-from bot.diff import FileDiff, parse_diff, reduce_context
 from bot.errors import ContextOverflow
+from bot.parse.diff import FileDiff, parse_diff, reduce_context
 from bot.types import ChatMessage, Purpose
 
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message (role markers, separators)

@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.diff import FileDiff, Hunk, format_diff, hunk_range_ok, parse_diff
+from bot.parse.diff import FileDiff, Hunk, format_diff, hunk_range_ok, parse_diff
 from bot.reporters.markers import fingerprint, fingerprint_marker
 from bot.types import DraftReviewComment, GateResult, Outcome, Suggestion
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.diff import make_patch
 from bot.github.pygithub_adapter import PyGithubAdapter
+from bot.parse.diff import make_patch
 from bot.reporters.base import PostContext
 from bot.reporters.github_check import CheckReporter
 from bot.reporters.github_review import ReviewReporter

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.diff import make_patch
+from bot.parse.diff import make_patch
 from bot.reporters.markers import MAX_COMMENT_CHARS, cap, fingerprint, fingerprints_in, is_review_for, is_summary
 from bot.reporters.suggestions import (
     candidates_from_patch,

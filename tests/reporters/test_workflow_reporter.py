@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from bot.diff import make_patch
+from bot.parse.diff import make_patch
 from bot.reporters.base import PostContext
 from bot.reporters.suggestions import plan_review
 from bot.reporters.workflow import (

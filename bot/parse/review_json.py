@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.diff import hunk_range_ok, make_patch, new_side_lines, parse_diff
 from bot.errors import ReplyParseError
-from bot.parse_edits import ReadFile, bare, splice
+from bot.parse.diff import hunk_range_ok, make_patch, new_side_lines, parse_diff
+from bot.parse.workspace import ReadFile, bare, splice
 from bot.types import ReviewComment, Suggestion
 
 _FORMAT_HINT = 'answer with a ```json block holding a list like [{"path": "src/app.py", "line": 12, "body": "..."}]'

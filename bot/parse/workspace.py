@@ -1,7 +1,7 @@
-"""Applying a model's edits to the PR head's files, tolerantly: the shared core and SEARCH/REPLACE blocks.
+"""Applying a model's edits to the PR head's files, tolerantly: the core every edit format shares.
 
 Every edit format ends here: edits change texts in a ``Workspace`` (files read at the PR head through
-``read_file``), and the workspace writes one clean patch with ``bot.diff.make_patch``. Lines are matched exactly
+``read_file``), and the workspace writes one clean patch with ``bot.parse.diff.make_patch``. Lines are matched exactly
 first, then ignoring trailing whitespace, then ignoring indentation (re-indenting the new lines to the file's).
 """
 
@@ -12,15 +12,15 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.diff import make_patch
 from bot.errors import ReplyParseError
+from bot.parse.diff import make_patch
 
 ReadFile = Callable[[str], str | None]
 
 _FENCE_OPEN = re.compile(r"^(`{3,}|~{3,})\s*(.*)$")
-_SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\b.*$")
-_DIVIDER = re.compile(r"^\s*={5,9}\s*$")
-_REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\b.*$")
+SEARCH_LINE = re.compile(r"^\s*<{5,9}\s*SEARCH\b.*$")
+DIVIDER_LINE = re.compile(r"^\s*={5,9}\s*$")
+REPLACE_LINE = re.compile(r"^\s*>{5,9}\s*REPLACE\b.*$")
 _PATH_LIKE = re.compile(r"^[\w.](?:[\w.\-+@/\\]*[\w-])?\.\w+$|^[\w.][\w.\-+@]*(?:/[\w.\-+@]+)+$")
 _PATH_LABEL = re.compile(r"^(?:#+|//|--|<!--)?\s*(?:(?:file(?:name)?|path)\s*:\s*)?", re.IGNORECASE)
 
@@ -211,7 +211,7 @@ def path_before(lines: Sequence[str], index: int, *, reach: int = 2, inside_fenc
                 return path
             inside_fence = False
             continue
-        if _REPLACE.match(text):
+        if REPLACE_LINE.match(text):
             return None
         path = path_from_line(text)
         if path:
@@ -220,95 +220,6 @@ def path_before(lines: Sequence[str], index: int, *, reach: int = 2, inside_fenc
         if seen >= reach:
             return None
     return None
-
-
-# --- SEARCH/REPLACE blocks ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SearchReplace:
-    path: str | None
-    search: tuple[str, ...]
-    replace: tuple[str, ...]
-
-
-def has_search_replace(lines: Sequence[str]) -> bool:
-    return any(_SEARCH.match(line) for line in lines)
-
-
-def read_search_replace(lines: Sequence[str]) -> list[SearchReplace]:
-    """Every ``<<<<<<< SEARCH`` / ``=======`` / ``>>>>>>> REPLACE`` block with the path named just above it."""
-    blocks: list[SearchReplace] = []
-    i = 0
-    while i < len(lines):
-        if not _SEARCH.match(lines[i]):
-            i += 1
-            continue
-        number = len(blocks) + 1
-        divider = next((j for j in range(i + 1, len(lines)) if _DIVIDER.match(lines[j])), None)
-        if divider is None:
-            raise ReplyParseError(f"SEARCH/REPLACE block {number} has no ======= line between SEARCH and REPLACE")
-        end = next((j for j in range(divider + 1, len(lines)) if _REPLACE.match(lines[j])), None)
-        if end is None:
-            raise ReplyParseError(f"SEARCH/REPLACE block {number} does not end with a >>>>>>> REPLACE line")
-        path = path_before(lines, i, inside_fence=True)
-        blocks.append(SearchReplace(path, tuple(lines[i + 1 : divider]), tuple(lines[divider + 1 : end])))
-        i = end + 1
-    return blocks
-
-
-def apply_search_replace(space: Workspace, blocks: Sequence[SearchReplace]) -> None:
-    """Apply blocks in order; a block without a path goes to the previous block's file, or the PR's only file."""
-    previous: str | None = None
-    for number, block in enumerate(blocks, start=1):
-        raw = block.path or previous or space.single_pr_path()
-        if raw is None:
-            raise ReplyParseError(
-                f"SEARCH/REPLACE block {number} names no file: put the file path alone on the line before it"
-            )
-        path = previous = space.resolve(raw, f"SEARCH/REPLACE block {number}")
-        _apply_one(space, path, number, block)
-
-
-def _trim_blank(lines: Sequence[str]) -> list[str]:
-    out = list(lines)
-    while out and not out[0].strip():
-        out.pop(0)
-    while out and not out[-1].strip():
-        out.pop()
-    return out
-
-
-def _apply_one(space: Workspace, path: str, number: int, block: SearchReplace) -> None:
-    text = space.text(path)
-    search, replacement = list(block.search), list(block.replace)
-    if not _trim_blank(search):
-        if text is None or not text.strip():
-            space.set_text(path, "\n".join(replacement) + "\n" if replacement else "")
-            return
-        raise ReplyParseError(
-            f"SEARCH block {number} for {path} is empty: copy the exact lines to change into the SEARCH part"
-        )
-    if text is None:
-        raise ReplyParseError(f"SEARCH block {number} is for {path}, which does not exist at the PR head")
-    lines = text.splitlines(keepends=True)
-    match = find_block(lines, search)
-    if match is None and _trim_blank(search) != search:  # blank lines the model added around the block
-        search, replacement = _trim_blank(search), _trim_blank(replacement)
-        match = find_block(lines, search)
-    if match is None and _trim_blank(replacement) and find_block(lines, _trim_blank(replacement), loosest=1):
-        raise ReplyParseError(
-            f"SEARCH block {number} for {path} does not match the file, which already has its REPLACE lines: "
-            "propose a change the file does not have yet"
-        )
-    if match is None:
-        first = _trim_blank(search)[0]
-        raise ReplyParseError(
-            f"SEARCH block {number} for {path} does not match the file: line {first.strip()!r} was not found"
-            f"{closest_line_hint(lines, first)}; copy the lines exactly as they are in the file"
-        )
-    new = reindent(replacement, match.indent_delta)
-    space.set_text(path, splice(lines, match.start, match.start + len(search), new))
 
 
 def splice(lines: Sequence[str], start: int, end: int, new: Sequence[str]) -> str:

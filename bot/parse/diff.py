@@ -1,7 +1,7 @@
 """Unified diffs: parse git's output, answer "is this line on the new side of one hunk", and write clean patches.
 
 ``parse_diff`` reads what ``git diff`` and GitHub's ``application/vnd.github.diff`` produce (it trusts the hunk
-line counts; a model's sloppy diff goes through ``bot.parse_edits`` instead). ``make_patch`` writes the git-style
+line counts; a model's sloppy diff goes through ``bot.parse.unified_diff`` instead). ``make_patch`` writes the git-style
 diff that ``git apply`` takes, so every patch Guardrail checks or posts comes out of one writer.
 """
 

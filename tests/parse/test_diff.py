@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.diff import (
+from bot.parse.diff import (
     Hunk,
     changed_paths,
     hunk_range_ok,

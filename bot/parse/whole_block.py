@@ -16,18 +16,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.errors import ReplyParseError
-from bot.parse_edits import (
+from bot.parse.search_replace import has_search_replace
+from bot.parse.unified_diff import looks_like_diff
+from bot.parse.workspace import (
     Fence,
     Workspace,
     eol_of,
-    has_search_replace,
     join_lines,
     path_before,
     path_from_info,
     path_from_line,
     reindent,
 )
-from bot.parse_udiff import looks_like_diff
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _IMPORTS = (ast.Import, ast.ImportFrom)

@@ -2,7 +2,7 @@
 
 Patch replies may be a unified diff, SEARCH/REPLACE blocks, or fenced whole functions/files; whichever is found
 first (in that order) is applied to the PR head's files and written back as one clean git diff, so ``git apply``
-never sees what the model typed. Review replies are a JSON list of comments (``bot.parse_review``). The error
+never sees what the model typed. Review replies are a JSON list of comments (``bot.parse.review_json``). The error
 messages are written for the model: the pipeline re-asks once with the reason before counting a failed attempt.
 See docs/edit-formats.md.
 """
@@ -12,20 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.diff import parse_diff
 from bot.errors import ReplyParseError
-from bot.parse_blocks import apply_blocks
-from bot.parse_edits import (
-    ReadFile,
-    Workspace,
-    apply_search_replace,
-    find_fences,
-    has_search_replace,
-    path_from_line,
-    read_search_replace,
-)
-from bot.parse_review import parse_review
-from bot.parse_udiff import apply_unified_diff, looks_like_diff
+from bot.parse.diff import parse_diff
+from bot.parse.review_json import parse_review
+from bot.parse.search_replace import apply_search_replace, has_search_replace, read_search_replace
+from bot.parse.unified_diff import apply_unified_diff, looks_like_diff
+from bot.parse.whole_block import apply_blocks
+from bot.parse.workspace import ReadFile, Workspace, find_fences, path_from_line
 from bot.types import Purpose, Suggestion
 
 NO_EDIT = "no edit found: answer with SEARCH/REPLACE blocks (the file path on the line before) or a ```diff block"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.errors import ReplyParseError
-from bot.parse_edits import Fence, Match, Workspace, closest_line_hint, eol_of, find_block, join_lines, reindent
+from bot.parse.workspace import Fence, Match, Workspace, closest_line_hint, eol_of, find_block, join_lines, reindent
 
 _HUNK_START = re.compile(r"^@@\s*-(\d+)")
 _MAX_TRIM = 3  # context lines that may be cut from each edge of a hunk that does not match as written

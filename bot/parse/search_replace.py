@@ -1,0 +1,109 @@
+"""SEARCH/REPLACE blocks (aider's edit format): the path alone on the line before, then the exact old lines and
+their replacement. Applied through the shared ``Workspace`` (``bot.parse.workspace``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.errors import ReplyParseError
+from bot.parse.workspace import (
+    DIVIDER_LINE,
+    REPLACE_LINE,
+    SEARCH_LINE,
+    Workspace,
+    closest_line_hint,
+    find_block,
+    path_before,
+    reindent,
+    splice,
+)
+
+# --- SEARCH/REPLACE blocks ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchReplace:
+    path: str | None
+    search: tuple[str, ...]
+    replace: tuple[str, ...]
+
+
+def has_search_replace(lines: Sequence[str]) -> bool:
+    return any(SEARCH_LINE.match(line) for line in lines)
+
+
+def read_search_replace(lines: Sequence[str]) -> list[SearchReplace]:
+    """Every ``<<<<<<< SEARCH`` / ``=======`` / ``>>>>>>> REPLACE`` block with the path named just above it."""
+    blocks: list[SearchReplace] = []
+    i = 0
+    while i < len(lines):
+        if not SEARCH_LINE.match(lines[i]):
+            i += 1
+            continue
+        number = len(blocks) + 1
+        divider = next((j for j in range(i + 1, len(lines)) if DIVIDER_LINE.match(lines[j])), None)
+        if divider is None:
+            raise ReplyParseError(f"SEARCH/REPLACE block {number} has no ======= line between SEARCH and REPLACE")
+        end = next((j for j in range(divider + 1, len(lines)) if REPLACE_LINE.match(lines[j])), None)
+        if end is None:
+            raise ReplyParseError(f"SEARCH/REPLACE block {number} does not end with a >>>>>>> REPLACE line")
+        path = path_before(lines, i, inside_fence=True)
+        blocks.append(SearchReplace(path, tuple(lines[i + 1 : divider]), tuple(lines[divider + 1 : end])))
+        i = end + 1
+    return blocks
+
+
+def apply_search_replace(space: Workspace, blocks: Sequence[SearchReplace]) -> None:
+    """Apply blocks in order; a block without a path goes to the previous block's file, or the PR's only file."""
+    previous: str | None = None
+    for number, block in enumerate(blocks, start=1):
+        raw = block.path or previous or space.single_pr_path()
+        if raw is None:
+            raise ReplyParseError(
+                f"SEARCH/REPLACE block {number} names no file: put the file path alone on the line before it"
+            )
+        path = previous = space.resolve(raw, f"SEARCH/REPLACE block {number}")
+        _apply_one(space, path, number, block)
+
+
+def _trim_blank(lines: Sequence[str]) -> list[str]:
+    out = list(lines)
+    while out and not out[0].strip():
+        out.pop(0)
+    while out and not out[-1].strip():
+        out.pop()
+    return out
+
+
+def _apply_one(space: Workspace, path: str, number: int, block: SearchReplace) -> None:
+    text = space.text(path)
+    search, replacement = list(block.search), list(block.replace)
+    if not _trim_blank(search):
+        if text is None or not text.strip():
+            space.set_text(path, "\n".join(replacement) + "\n" if replacement else "")
+            return
+        raise ReplyParseError(
+            f"SEARCH block {number} for {path} is empty: copy the exact lines to change into the SEARCH part"
+        )
+    if text is None:
+        raise ReplyParseError(f"SEARCH block {number} is for {path}, which does not exist at the PR head")
+    lines = text.splitlines(keepends=True)
+    match = find_block(lines, search)
+    if match is None and _trim_blank(search) != search:  # blank lines the model added around the block
+        search, replacement = _trim_blank(search), _trim_blank(replacement)
+        match = find_block(lines, search)
+    if match is None and _trim_blank(replacement) and find_block(lines, _trim_blank(replacement), loosest=1):
+        raise ReplyParseError(
+            f"SEARCH block {number} for {path} does not match the file, which already has its REPLACE lines: "
+            "propose a change the file does not have yet"
+        )
+    if match is None:
+        first = _trim_blank(search)[0]
+        raise ReplyParseError(
+            f"SEARCH block {number} for {path} does not match the file: line {first.strip()!r} was not found"
+            f"{closest_line_hint(lines, first)}; copy the lines exactly as they are in the file"
+        )
+    new = reindent(replacement, match.indent_delta)
+    space.set_text(path, splice(lines, match.start, match.start + len(search), new))
