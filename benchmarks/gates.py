@@ -347,10 +347,6 @@ def main(argv: list[str] | None = None) -> int:
 
     # "python" in a tests command must be this interpreter, for the gates as for the raw run.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    # This project's tests read the recorded GitHub payloads from ../shared/github, which a clone elsewhere lacks.
-    shared = PROJECT.parent / "shared" / "github"
-    if shared.is_dir():
-        os.environ.setdefault("GUARDRAIL_SHARED_GITHUB", str(shared))
     log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.json else print
     rows: list[Row] = []
     kinds = (*KINDS, COLD) if args.cold else KINDS

@@ -1,6 +1,6 @@
 """How Guardrail waits, retries and explains GitHub failures (PyGithub's own retry is switched off).
 
-Policy (shared/github/FACTS.md §3, §6):
+Policy (tests/data/github/FACTS.md §3, §6):
 
 * Rate limits (403/429). ``x-ratelimit-remaining: 0`` → wait until ``x-ratelimit-reset``; else ``retry-after`` →
   wait that long; else a secondary-limit message → wait a minute, doubling on each repeat. A wait longer than

@@ -2,7 +2,7 @@
 
 GitHub accepts a review comment only on a line inside a hunk of the PR diff, on the side the comment names
 (``RIGHT``: added and context lines, numbered in the head version; ``LEFT``: removed and context lines, numbered in the
-base version), and a multi-line range only when both ends lie in the same hunk (shared/github/FACTS.md §4.1).
+base version), and a multi-line range only when both ends lie in the same hunk (tests/data/github/FACTS.md §4.1).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What every endpoint of the fake GitHub shares: the call it handles, the reply it gives, pagination, error bodies.
 
-Error bodies use GitHub's real messages where a recording or a quoted report exists (shared/github/FACTS.md), else
+Error bodies use GitHub's real messages where a recording or a quoted report exists (tests/data/github/FACTS.md), else
 GitHub's generic ``basic-error`` form (message, documentation_url, status).
 """
 

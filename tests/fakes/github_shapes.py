@@ -1,4 +1,4 @@
-"""Response shapes for the fake GitHub, built from the recorded examples in shared/github/, never from memory.
+"""Response shapes for the fake GitHub, built from the recorded examples in tests/data/github/, never from memory.
 
 ``rest-subset.json`` holds GitHub's official OpenAPI example for each operation and status; ``http-fixtures/`` holds
 real recorded exchanges with their response headers. Every builder here starts from one of those and overlays the
@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-SHARED_GITHUB = Path(os.environ.get("GUARDRAIL_SHARED_GITHUB", Path(__file__).resolve().parents[3] / "shared/github"))
+# The recorded GitHub data lives in the repository (tests/data/github/PROVENANCE.md says where each file came from),
+# so the suite passes in a fresh clone with nothing beside it.
+GITHUB_DATA = Path(__file__).resolve().parents[1] / "data" / "github"
 
 # Names of repositories and hosts used in the official examples; the fake swaps in its own.
 _EXAMPLE_REPOS = ("octocat/Hello-World", "github/hello-world", "github/rest-api-description")
@@ -33,7 +34,7 @@ VOLATILE_HEADERS = frozenset(
 
 @lru_cache(maxsize=1)
 def rest_subset() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SHARED_GITHUB / "rest-subset.json").read_text())
+    data: dict[str, Any] = json.loads((GITHUB_DATA / "rest-subset.json").read_text())
     return data
 
 
@@ -42,7 +43,7 @@ def _operation(operation_id: str) -> dict[str, Any]:
     for op in rest_subset()["operations"]:
         if op["operationId"] == operation_id:
             return dict(op)
-    raise KeyError(f"{operation_id!r} is not in {SHARED_GITHUB / 'rest-subset.json'}")
+    raise KeyError(f"{operation_id!r} is not in {GITHUB_DATA / 'rest-subset.json'}")
 
 
 def example(operation_id: str, status: str) -> Any:
@@ -63,7 +64,7 @@ def documentation_url(operation_id: str) -> str:
 
 @lru_cache(maxsize=1)
 def http_fixtures() -> dict[str, list[dict[str, Any]]]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted((SHARED_GITHUB / "http-fixtures").glob("*.json"))}
+    return {p.stem: json.loads(p.read_text()) for p in sorted((GITHUB_DATA / "http-fixtures").glob("*.json"))}
 
 
 @lru_cache(maxsize=1)

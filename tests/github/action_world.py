@@ -3,7 +3,7 @@ request, a scripted Ollama named in an admin policy, the real webhook payload po
 and the environment GitHub sets for a step.
 
 Only what must point at the test's repository is rewritten in a payload: the base and head shas (and, for a fork,
-the head repository); the rest is the real delivery from ``shared/github/webhooks/``.
+the head repository); the rest is the real delivery from ``tests/data/github/webhooks/``.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any
 
 from tests.demo_pr import build_demo
 from tests.fakes.github_server import FakeGitHub
-from tests.fakes.github_shapes import SHARED_GITHUB
+from tests.fakes.github_shapes import GITHUB_DATA
 from tests.fakes.model_servers import FakeOllama
 
 REPO = "Codertocat/Hello-World"  # the repository of the real payloads; the fake serves it
 NUMBER = 2  # the pull request number of pull_request/*.json
-WEBHOOKS = SHARED_GITHUB / "webhooks"
+WEBHOOKS = GITHUB_DATA / "webhooks"
 _IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"]
 
 

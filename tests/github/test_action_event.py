@@ -1,4 +1,4 @@
-"""Event parsing for the Action, from the real webhook payloads in shared/github/webhooks/."""
+"""Event parsing for the Action, from the real webhook payloads in tests/data/github/webhooks/."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.github.event import Ignored, PullEvent, parse_event, read_event
-from tests.fakes.github_shapes import SHARED_GITHUB
+from tests.fakes.github_shapes import GITHUB_DATA
 
-WEBHOOKS = SHARED_GITHUB / "webhooks"
+WEBHOOKS = GITHUB_DATA / "webhooks"
 
 
 def payload(name: str) -> dict[str, Any]:

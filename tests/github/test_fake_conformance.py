@@ -1,4 +1,4 @@
-"""The fake GitHub must keep answering like the recordings in shared/github/, or every GitHub test here lies.
+"""The fake GitHub must keep answering like the recordings in tests/data/github/, or every GitHub test here lies.
 
 Each response body the fake gives is validated against GitHub's official response schema for that operation and
 status (rest-subset.json); its headers are compared with the header names of the real recorded exchanges
@@ -25,7 +25,7 @@ from referencing.jsonschema import DRAFT7
 from tests.fakes import github_shapes
 from tests.fakes.github_server import FakeGitHub
 
-SHARED = github_shapes.SHARED_GITHUB
+SHARED = github_shapes.GITHUB_DATA
 REPO = "acme/widgets"
 HEAD = "b" * 40
 DIFF = """diff --git a/pkg/mod.py b/pkg/mod.py
