@@ -20,9 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot import yaml_text
 from bot.errors import ConfigError
 from bot.types import CommandGate, GateSettings
 
@@ -97,32 +97,10 @@ class RepoConfig(_Strict):
 # --- loading ---------------------------------------------------------------------------------------------------
 
 
-def _line_map(node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            out[(*path, key)] = key_node.start_mark.line + 1
-            _line_map(value_node, (*path, key), out)
-            out[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _line_map(item, (*path, index), out)
-
-
 def parse_yaml(text: str, where: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
-    """Parse YAML text into plain data and a map from key path to line number."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or exc
-        raise ConfigError(f"not valid YAML ({problem}); fix the syntax", where=where + line) from exc
-    lines: dict[tuple[str | int, ...], int] = {}
-    if node is not None:
-        _line_map(node, (), lines)
+    """Parse YAML text into plain data and a map from key path to line number (``bot.yaml_text``): a syntax error,
+    a key given twice or aliases that expand too far are a ConfigError naming the file, the line and the key."""
+    data, lines, _ = yaml_text.parse_yaml(text, where)
     return data, lines
 
 

@@ -7,14 +7,14 @@ other keys, keys given twice). ``text_problems`` does that for any pydantic mode
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from bot.config import line_for, parse_yaml
+from bot import yaml_text
+from bot.config import line_for
 from bot.errors import ConfigError
 
 Lines = dict[tuple[str | int, ...], int]
@@ -46,32 +46,6 @@ def problem_at(where: str, loc: tuple[str | int, ...], lines: Lines, message: st
     return Problem(f"{where}:{line}" if line else where, ".".join(str(p) for p in loc), message, line or 0)
 
 
-def duplicate_keys(text: str, where: str) -> list[Problem]:
-    """PyYAML keeps the last of two equal keys silently; in a policy that could quietly undo a restriction."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return []  # parse_yaml reports it with its line
-    return list(_duplicates(node, (), where)) if node is not None else []
-
-
-def _duplicates(node: yaml.Node, path: tuple[str | int, ...], where: str) -> Iterator[Problem]:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                line = key_node.start_mark.line + 1
-                yield Problem(
-                    f"{where}:{line}", ".".join(str(p) for p in (*path, key)), "key given twice; keep one", line
-                )
-            seen.add(key)
-            yield from _duplicates(value_node, (*path, key), where)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _duplicates(item, (*path, index), where)
-
-
 def validation_problems(exc: ValidationError, where: str, lines: Lines) -> list[Problem]:
     problems = []
     for err in exc.errors():
@@ -90,10 +64,10 @@ def text_problems(
     """Every problem of a YAML text, in line order: syntax, duplicate keys, the model's checks and ``extra``'s (which
     sees the raw data, so its problems come along with the structural ones). The model only when there is none."""
     try:
-        data, lines = parse_yaml(text, where)
+        data, lines, found = yaml_text.parse_yaml(text, where, reject_duplicates=False)
     except ConfigError as exc:
         return None, {}, [Problem(exc.where or where, "", str(exc).removeprefix(f"{exc.where}: "))]
-    problems = duplicate_keys(text, where)
+    problems = [Problem(f"{where}:{d.line}", d.key, "key given twice; keep one", d.line) for d in found]
     validated: M | None = None
     try:
         validated = model.model_validate(data if data is not None else {})
