@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "policy": "bot.commands.policy",
     "log": "bot.commands.log",
     "action": "bot.commands.action",
+    "serve": "bot.commands.serve",
+    "worker": "bot.commands.worker",
 }
 
 

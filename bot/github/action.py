@@ -33,7 +33,7 @@ from bot.github.port import GitHubPort
 from bot.models.base import ChatModel
 from bot.models.registry import create_model
 from bot.policy import load_repo_config_with_lines, resolve
-from bot.reporters.base import PostContext, ReportResult, VerdictName, fails, verdict_of
+from bot.reporters.base import FailOn, PostContext, ReportResult, VerdictName, fails, verdict_of
 from bot.reporters.github_check import CheckReporter
 from bot.reporters.github_review import ReviewReporter
 from bot.reporters.github_summary import SummaryReporter
@@ -100,10 +100,28 @@ def compute_outcome(settings: ActionSettings, pull: PullInfo, purpose: Purpose, 
     """Run the pipeline on the checkout, with the admin policy and the repository config read at the BASE sha."""
     repo = settings.workspace.resolve()
     action_git.ensure_commits(repo, pull, settings.token)
-    admin = action_git.admin_policy_at_base(settings.admin_policy, repo, pull.base_sha)
-    explicit = settings.config_path != REPO_CONFIG_PATH
-    text = action_git.repo_config_text_at_base(repo, pull.base_sha, settings.config_path, explicit)
-    where = f"{pull.base_sha[:12]}:{settings.config_path}"
+    return compute_outcome_in(
+        repo, pull, purpose, admin_policy=settings.admin_policy, config_path=settings.config_path, env=env
+    )
+
+
+def compute_outcome_in(
+    repo: Path,
+    pull: PullInfo,
+    purpose: Purpose,
+    *,
+    admin_policy: str,
+    config_path: str = REPO_CONFIG_PATH,
+    env: Mapping[str, str],
+    progress: Callable[[str], None] = _say,
+) -> Outcome:
+    """The pipeline on a checkout holding the PR's base and head commits (the Action's workspace, or the App
+    worker's fetch), with the admin policy and the repository config read at the BASE sha. ``progress`` is called
+    at each step; the App's worker raises from it to stop a superseded job."""
+    admin = action_git.admin_policy_at_base(admin_policy, repo, pull.base_sha)
+    explicit = config_path != REPO_CONFIG_PATH
+    text = action_git.repo_config_text_at_base(repo, pull.base_sha, config_path, explicit)
+    where = f"{pull.base_sha[:12]}:{config_path}"
     repo_config, lines = load_repo_config_with_lines(text, where)
     resolution = resolve(admin, repo_config, pull.repo_name, purpose, repo_config_where=where, repo_config_lines=lines)
     pr = PullRequest(
@@ -128,7 +146,7 @@ def compute_outcome(settings: ActionSettings, pull: PullInfo, purpose: Purpose, 
         gate_settings=repo_config.gates.settings(),
         model_factory=factory,
         audit=AuditLog(default_path(env)),
-        progress=_say,
+        progress=progress,
     )
 
 
@@ -150,20 +168,36 @@ def _pull_for(settings: ActionSettings, event: PullEvent, port: GitHubPort) -> P
 # --- reporting -----------------------------------------------------------------------------------------------------
 
 
+def post_context(pull: PullInfo, diff: str, outcome: Outcome, max_inline: int, fail_on: FailOn) -> PostContext:
+    """What the reporters share: the PR, the plan of the review (inline suggestions, leftovers) and fail-on."""
+    plan = plan_review(outcome.suggestion if outcome.winner else None, diff, pull.head_sha, max_inline)
+    return PostContext(pull=pull, plan=plan, fail_on=fail_on)
+
+
 def _context(settings: ActionSettings, pull: PullInfo, diff: str, outcome: Outcome) -> PostContext:
-    plan = plan_review(outcome.suggestion if outcome.winner else None, diff, pull.head_sha, settings.max_inline)
-    return PostContext(pull=pull, plan=plan, fail_on=settings.fail_on)
+    return post_context(pull, diff, outcome, settings.max_inline, settings.fail_on)
 
 
-def post_to_github(port: GitHubPort, outcome: Outcome, context: PostContext) -> tuple[list[ReportResult], bool]:
-    """Review, then summary (with what the review left out), then check run; ``True`` when GitHub refused writes."""
+def _nothing() -> None:
+    """The default hook before each reporter: nothing to check."""
+
+
+def post_to_github(
+    port: GitHubPort, outcome: Outcome, context: PostContext, *, before_each: Callable[[], None] = _nothing
+) -> tuple[list[ReportResult], bool]:
+    """Review, then summary (with what the review left out), then check run; ``True`` when GitHub refused writes.
+
+    ``before_each`` runs before each reporter posts; the App's worker raises from it when a newer push superseded
+    the job, so nothing more is posted for an old head."""
     results: list[ReportResult] = []
+    before_each()
     review = ReviewReporter(port).post(outcome, context)
     results.append(review)
     if review.read_only:
         return results, True
     context = replace(context, extra_leftovers=context.extra_leftovers + review.leftovers)
     for reporter in (SummaryReporter(port), CheckReporter(port)):
+        before_each()
         result = reporter.post(outcome, context)
         results.append(result)
         if result.read_only:

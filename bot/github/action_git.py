@@ -33,6 +33,15 @@ def _git(repo: Path, *args: str, token: str = "") -> proc.ProcResult:
     return proc.run(["git", *args], cwd=repo, timeout=GIT_TIMEOUT, env_extra=extra, isolate_network=False)
 
 
+def init_checkout(repo: Path, url: str) -> None:
+    """An empty repository at ``repo`` whose ``origin`` is ``url`` (the App's worker then ``ensure_commits``)."""
+    repo.mkdir(parents=True, exist_ok=True)
+    for args in (("init", "-q"), ("remote", "add", "origin", url)):
+        result = _git(repo, *args)
+        if not result.ok:
+            raise ConfigError(f"git {' '.join(args)} failed: {result.stderr.strip()[-300:]}", where=str(repo))
+
+
 def has_commit(repo: Path, sha: str) -> bool:
     return _git(repo, "cat-file", "-e", f"{sha}^{{commit}}").ok
 

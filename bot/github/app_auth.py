@@ -69,3 +69,33 @@ def installation_for_repo(
         policy=RetryPolicy(),
         sleep=sleep,
     )
+
+
+REFRESH_MARGIN = 300.0  # seconds before expiry at which a cached token is replaced (a job may run for minutes)
+
+
+class InstallationTokens:
+    """Installation tokens by installation id, each fetched once and refreshed ``REFRESH_MARGIN`` seconds before its
+    hour ends, so a long job never holds a token that expires halfway (an expired token is a 401, FACTS.md §2)."""
+
+    def __init__(
+        self,
+        credentials: AppCredentials,
+        *,
+        base_url: str = "https://api.github.com",
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._credentials = credentials
+        self._base_url = base_url
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens: dict[int, InstallationToken] = {}
+
+    def get(self, installation_id: int) -> str:
+        """A token valid for at least ``REFRESH_MARGIN`` more seconds; raises GitHubError when GitHub refuses."""
+        cached = self._tokens.get(installation_id)
+        if cached is None or cached.expires_at - self._clock() < REFRESH_MARGIN:
+            cached = installation_token(self._credentials, installation_id, base_url=self._base_url, sleep=self._sleep)
+            self._tokens[installation_id] = cached
+        return cached.token

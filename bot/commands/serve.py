@@ -1,0 +1,95 @@
+"""`guardrail serve`: the GitHub App's webhook server, with worker processes beside it.
+
+    guardrail serve [--host 127.0.0.1] [--port 8000] [--workers N] [--queue PATH|redis://…] [...]
+
+Settings come from the environment or the flags of the same names (``bot.server.settings``); the server refuses to
+start without ``GUARDRAIL_WEBHOOK_SECRET``. ``--workers 0`` runs the web front only (workers elsewhere, on Redis).
+Logs are JSON lines on stderr. Stop it with Ctrl-C or SIGTERM; the workers stop with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+from bot.errors import ConfigError
+
+FLAG_HELP = {
+    "GUARDRAIL_WEBHOOK_SECRET": "the App's webhook secret (prefer the variable: flags show in `ps`)",
+    "GUARDRAIL_APP_ID": "the App's id (workers need it)",
+    "GUARDRAIL_APP_PRIVATE_KEY": "path of the App's private key, a .pem file (workers need it)",
+    "GITHUB_API_URL": "GitHub's API (default https://api.github.com; GHES: https://HOST/api/v3)",
+    "GUARDRAIL_ADMIN_POLICY": "admin policy file or inline YAML (default: the embedded one)",
+    "GUARDRAIL_QUEUE": "SQLite file or redis:// URL of the job queue (default: the state directory)",
+    "GUARDRAIL_WORKERS": "worker processes (serve: 1; 0 = web front only)",
+    "GUARDRAIL_LEASE_SECONDS": "a running job's lease; a dead worker's job runs again after it (default 30)",
+    "GUARDRAIL_GIT_URL": "clone URL template with {repo} (default: the delivery's repository.clone_url)",
+}
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    from bot.server.settings import FIELDS
+
+    for name, flag in FIELDS.items():
+        parser.add_argument(flag, dest=name, default=None, metavar="VALUE", help=f"{FLAG_HELP[name]}; ${name}")
+
+
+def flags_of(args: argparse.Namespace) -> dict[str, str | None]:
+    from bot.server.settings import FIELDS
+
+    return {name: getattr(args, name) for name in FIELDS}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the GitHub App: the webhook server and its workers",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    add_settings_flags(parser)
+    parser.set_defaults(run=run)
+
+
+def _start_workers(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `guardrail serve`."""
+    from bot.server.settings import settings_from
+
+    settings = settings_from(os.environ, flags_of(args), need_secret=True)
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"{args.port} is not a TCP port", where="--port")
+    if settings.workers:
+        # Before prometheus_client is imported anywhere: the workers' metrics then show on this /metrics.
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="guardrail-metrics-"))
+    import uvicorn
+
+    from bot.server import logs, runtime
+    from bot.server.app import create_app
+
+    logs.configure()
+    queue = runtime.make_queue(settings)
+    if settings.workers:
+        runtime.worker_deps(settings, queue, os.environ)  # the App's id and key are checked before anything starts
+    app = create_app(settings, queue, probe=runtime.jail_probe())
+    workers = _start_workers(os.environ | runtime.settings_env(settings)) if settings.workers else None
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, lifespan="off")
+    finally:
+        if workers is not None:
+            workers.send_signal(signal.SIGTERM)
+            try:
+                workers.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                workers.kill()
+                workers.wait()
+    return 0

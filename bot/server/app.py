@@ -1,0 +1,169 @@
+"""The web front: ``create_app(settings, queue, probe=...) -> Starlette``, served by uvicorn.
+
+    POST /webhook   size cap (Content-Length, then counted while streaming) → X-Hub-Signature-256 on the raw bytes →
+                    headers → JSON → which job (``deliveries.classify``) → delivery record + job in the queue → 202
+                    401 bad or missing signature (nothing stored) · 400 malformed · 413 over 25 MB · 200 a redelivery
+                    (nothing run again) · 503 the queue cannot be written (GitHub's redelivery can try again)
+    GET /healthz    200 when the queue answers and the jail probe passed, else 503 saying which and why
+    GET /metrics    Prometheus text format (``bot.server.metrics``)
+
+The handler does no GitHub call and no git work: it answers in milliseconds (GitHub gives up after 10 s and does not
+redeliver by itself, FACTS.md §1.3). Every log line names the delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.errors import ConfigError
+from bot.github.event import Ignored
+from bot.server.deliveries import Job, classify
+from bot.server.jobqueue import JobQueue
+from bot.server.logs import DELIVERY
+from bot.server.metrics import CONTENT_TYPE, Metrics
+from bot.server.settings import ServerSettings
+from bot.server.signature import verify
+
+log = logging.getLogger("guardrail.server.webhook")
+
+MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB and does not deliver larger ones (FACTS.md §1.2)
+PROBE_CACHE_SECONDS = 30.0
+
+
+class ProbeResult(Protocol):
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+Probe = Callable[[], ProbeResult]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request) -> bytes:
+    """The raw body, refusing (without reading on) anything over ``MAX_BODY_BYTES``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _TooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _TooLarge
+    return bytes(body)
+
+
+def _answer(status: int, outcome: str, detail: str = "") -> JSONResponse:
+    content = {"outcome": outcome} | ({"detail": detail} if detail else {})
+    return JSONResponse(content, status_code=status)
+
+
+def create_app(
+    settings: ServerSettings,
+    queue: JobQueue,
+    *,
+    probe: Probe,
+    metrics: Metrics | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Starlette:
+    """The App's web front. ``probe`` is the jail probe (``checks.jail.probe`` in production); ``metrics`` defaults to
+    a fresh set reading the queue's depth."""
+    metrics = metrics or Metrics(depth=queue.depth)
+    secret = settings.secret_bytes
+    probed: dict[str, tuple[float, bool, str]] = {}
+
+    async def webhook(request: Request) -> Response:
+        started = clock()
+        delivery = request.headers.get("x-github-delivery", "").strip()
+        event = request.headers.get("x-github-event", "").strip()
+        token = DELIVERY.set(delivery or None)
+        try:
+            response, outcome = await _handle(request, delivery, event)
+        finally:
+            DELIVERY.reset(token)
+        metrics.deliveries.labels(event or "-", outcome).inc()
+        log.info(
+            "%s %s -> %d %s",
+            event or "-",
+            request.headers.get("content-length", "?"),
+            response.status_code,
+            outcome,
+            extra={"delivery_id": delivery or None, "ms": round((clock() - started) * 1000, 2)},
+        )
+        return response
+
+    async def _handle(request: Request, delivery: str, event: str) -> tuple[Response, str]:
+        try:
+            body = await _read_body(request)
+        except _TooLarge:
+            return _answer(413, "too_large", f"over GitHub's {MAX_BODY_BYTES} byte limit"), "too_large"
+        if not verify(secret, body, request.headers.get("x-hub-signature-256")):
+            return _answer(401, "unsigned", "X-Hub-Signature-256 is missing or wrong"), "unsigned"
+        if not delivery or not event:
+            return _answer(400, "malformed", "X-GitHub-Delivery and X-GitHub-Event are required"), "malformed"
+        if "json" not in request.headers.get("content-type", "application/json"):
+            detail = "set the webhook's content type to application/json"
+            return _answer(400, "malformed", detail), "malformed"
+        try:
+            classified = classify(event, json.loads(body), delivery, app_id=settings.app_id)
+        except (ValueError, ConfigError) as exc:
+            return _answer(400, "malformed", str(exc)[:300]), "malformed"
+        job = classified if isinstance(classified, Job) else None
+        try:
+            accepted = queue.accept(delivery, job)
+        except Exception as exc:  # the queue is down: say so, so GitHub shows a failed delivery to redeliver
+            log.error("the queue could not be written: %s", exc, extra={"delivery_id": delivery})
+            return _answer(503, "unavailable", "the job queue could not be written"), "unavailable"
+        if accepted == "duplicate":
+            return _answer(200, "duplicate", "this delivery was accepted before; it is not run again"), "duplicate"
+        if isinstance(classified, Ignored):
+            outcome = "noted" if classified.reason.startswith("noted") else "ignored"
+            return _answer(202, outcome, classified.message), outcome
+        return _answer(202, "queued"), "queued"
+
+    async def healthz(request: Request) -> Response:
+        problems = []
+        try:
+            depth = await run_in_threadpool(queue.depth)
+        except Exception as exc:  # any failure means unreachable; the message says which
+            depth = -1
+            problems.append(f"queue unreachable: {type(exc).__name__}: {exc}")
+        ok, message = await _probe()
+        if not ok:
+            problems.append(f"jail probe failed: {message}")
+        content = {"ok": not problems, "queue_depth": depth, "jail": message, "problems": problems}
+        return JSONResponse(content, status_code=200 if not problems else 503)
+
+    async def _probe() -> tuple[bool, str]:
+        cached = probed.get("jail")
+        if cached is not None and clock() - cached[0] < PROBE_CACHE_SECONDS:
+            return cached[1], cached[2]
+        result = await run_in_threadpool(probe)
+        if result.ok:
+            probed["jail"] = (clock(), True, result.message)
+        return result.ok, result.message
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(await run_in_threadpool(metrics.exposition), media_type=CONTENT_TYPE)
+
+    routes = [
+        Route("/webhook", webhook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,197 @@
+"""Which webhook deliveries become jobs. The payload is untrusted JSON (signed by GitHub, but shaped by nobody we
+know): it is validated here and nothing but a ``Job`` leaves this module.
+
+    pull_request   opened, synchronize, reopened, ready_for_review (not a draft)      → a job for the PR's head
+    issue_comment  created on a PR, first line ``/guardrail review|patch``, by a user → a job; the worker checks the
+                   user's write access and refuses politely otherwise
+    check_run      rerequested, for a ``guardrail/<purpose>`` run of this App           → a job for that head
+    installation, installation_repositories, ping                                     → noted, nothing to run
+    anything else                                                                     → ignored (202, counted)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.errors import ConfigError
+from bot.github.event import Ignored, PullEvent, parse_event
+from bot.types import PURPOSES, Purpose
+
+CHECK_PREFIX = "guardrail/"
+NOTED_EVENTS = ("installation", "installation_repositories", "ping")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work for a worker: everything it needs from the delivery, as plain values (the queue pickles
+    ``as_dict()``). ``head_sha`` is None for a slash command whose PR head the server had not seen yet."""
+
+    delivery_id: str
+    event: str
+    action: str
+    repo: str
+    number: int
+    purpose: Purpose
+    installation_id: int | None
+    clone_url: str
+    head_sha: str | None = None
+    requested_by: str | None = None
+    comment_id: int | None = None
+    attempt: int = 0  # 0 first; +1 each time a job whose worker died is run again
+
+    @property
+    def pr_key(self) -> str:
+        return f"{self.repo}#{self.number}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.delivery_id}:{self.attempt}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        return cls(**data)
+
+    def with_head(self, head_sha: str | None) -> Job:
+        return replace(self, head_sha=head_sha)
+
+    def retried(self) -> Job:
+        return replace(self, attempt=self.attempt + 1)
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Installation(_Loose):
+    id: int
+
+
+class _Repo(_Loose):
+    full_name: str
+    clone_url: str = ""
+
+
+class _App(_Loose):
+    id: int
+
+
+class _CheckPull(_Loose):
+    number: int
+
+
+class _CheckRun(_Loose):
+    name: str
+    head_sha: str
+    app: _App | None = None
+    pull_requests: list[_CheckPull] = []
+
+
+class _Envelope(_Loose):
+    action: str = ""
+    repository: _Repo | None = None
+    installation: _Installation | None = None
+
+
+class _CheckRunPayload(_Loose):
+    action: str
+    repository: _Repo
+    check_run: _CheckRun
+
+
+class _Comment(_Loose):
+    id: int
+
+
+class _CommentPayload(_Loose):
+    comment: _Comment
+
+
+def _validated(model: type[_Loose], data: dict[str, Any], where: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"not what GitHub sends: {first['msg']}", where=where, key=key) from exc
+
+
+def classify(event: str, data: Any, delivery_id: str, *, app_id: str = "") -> Job | Ignored:
+    """The job this delivery asks for, or why there is none; ConfigError (→ 400) for a malformed payload."""
+    where = f"delivery {delivery_id} ({event})"
+    if not isinstance(data, dict):
+        raise ConfigError("the payload is not a JSON object", where=where)
+    envelope: _Envelope = _validated(_Envelope, data, where)
+    action = envelope.action
+    if event in NOTED_EVENTS:
+        return Ignored(event, action or "-", "noted; nothing to run")
+    if event in ("pull_request", "issue_comment"):
+        parsed = parse_event(event, data, where=where)
+        if isinstance(parsed, Ignored):
+            return parsed
+        return _job_for_pull_event(parsed, envelope, data, delivery_id, where)
+    if event == "check_run":
+        return _check_run(data, envelope, delivery_id, where, app_id)
+    return Ignored(event, action or "-", "Guardrail does not act on this event")
+
+
+def _installation(envelope: _Envelope, event: str, action: str) -> int | Ignored:
+    if envelope.installation is None:
+        return Ignored(event, action, "the delivery has no installation: it is not from a GitHub App")
+    return envelope.installation.id
+
+
+def _job_for_pull_event(
+    parsed: PullEvent, envelope: _Envelope, data: dict[str, Any], delivery_id: str, where: str
+) -> Job | Ignored:
+    installation = _installation(envelope, parsed.event, parsed.action)
+    if isinstance(installation, Ignored):
+        return installation
+    comment_id = _validated(_CommentPayload, data, where).comment.id if parsed.event == "issue_comment" else None
+    return Job(
+        delivery_id=delivery_id,
+        event=parsed.event,
+        action=parsed.action,
+        repo=parsed.repo_name,
+        number=parsed.number,
+        purpose=parsed.purpose or "review",
+        installation_id=installation,
+        clone_url=envelope.repository.clone_url if envelope.repository else "",
+        head_sha=parsed.pull.head_sha if parsed.pull else None,
+        requested_by=parsed.requested_by,
+        comment_id=comment_id,
+    )
+
+
+def _check_run(data: dict[str, Any], envelope: _Envelope, delivery_id: str, where: str, app_id: str) -> Job | Ignored:
+    payload: _CheckRunPayload = _validated(_CheckRunPayload, data, where)
+    run = payload.check_run
+    action = payload.action
+    if action != "rerequested":
+        return Ignored("check_run", action, "only a re-run request starts a job")
+    purpose = run.name.removeprefix(CHECK_PREFIX)
+    if not run.name.startswith(CHECK_PREFIX) or purpose not in PURPOSES:
+        return Ignored("check_run", action, f"the check run {run.name!r} is not Guardrail's")
+    if app_id.isdigit() and run.app is not None and str(run.app.id) != app_id:
+        return Ignored("check_run", action, f"the check run belongs to App {run.app.id}, not this one")
+    if not run.pull_requests:
+        return Ignored("check_run", action, "the check run names no pull request (a fork's head is not linked)")
+    installation = _installation(envelope, "check_run", action)
+    if isinstance(installation, Ignored):
+        return installation
+    return Job(
+        delivery_id=delivery_id,
+        event="check_run",
+        action=action,
+        repo=payload.repository.full_name,
+        number=run.pull_requests[0].number,
+        purpose=purpose,
+        installation_id=installation,
+        clone_url=payload.repository.clone_url,
+        head_sha=run.head_sha,
+    )

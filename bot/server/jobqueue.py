@@ -1,0 +1,224 @@
+"""The job queue: huey (SqliteHuey on one machine, RedisHuey for ``redis://``), plus the few records huey does not
+keep, all in huey's own key-value storage so that SQLite and Redis run the same code:
+
+    delivery:<X-GitHub-Delivery>   written with put_if_empty before the job is enqueued: a redelivery finds it and
+                                   is answered 200 without a second job (SQLite: INSERT OR ABORT on the primary
+                                   key; Redis: HSETNX; both atomic across processes and machines)
+    head:<owner/name>#<number>     the PR head of the newest accepted pull_request delivery: a job for any other
+                                   head is superseded (checked before it starts, at each step, before posting)
+    claim:<delivery>:<attempt>     put_if_empty when a worker starts a job: no two workers run the same attempt
+    running:<delivery>:<attempt>   the job, its worker (host, pid) and a lease the worker renews while it runs
+    done:<delivery>                the job finished (ran, was superseded, or was refused)
+
+Why the lease: huey removes a task from the queue when a worker takes it, so a worker killed with ``kill -9``
+loses it (huey's documented at-most-once delivery). ``recover()`` runs when a worker process starts and every
+minute; it re-enqueues each running record whose lease ran out, or whose worker process on this host is gone,
+as the next attempt (claimed with put_if_empty, so two recovering workers enqueue it once). The reporters find
+what an interrupted attempt already posted by their hidden markers and update it, so the PR gets no duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.api import TaskWrapper
+
+from bot.server.deliveries import Job
+
+log = logging.getLogger("guardrail.server.queue")
+
+Accepted = Literal["queued", "noted", "duplicate"]
+Runner = Callable[[Job], None]
+DELIVERY_TTL = 7 * 24 * 3600.0  # GitHub lets a delivery be redelivered for 3 days (FACTS.md §1.3); keep a week
+QUEUE_NAME = "guardrail"
+
+
+class Superseded(Exception):
+    """The job's head is no longer the PR's newest: stop, post nothing."""
+
+
+def make_huey(queue: str) -> Huey:
+    """SqliteHuey for a file path (its folder is created), RedisHuey for a ``redis://`` URL. Task results are not
+    stored: a job reports to GitHub, not to a caller."""
+    if queue.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHuey(QUEUE_NAME, url=queue, results=False)
+    path = Path(queue).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # WAL with synchronous=NORMAL: a commit survives the process being killed (what "accepted" promises); an
+    # operating-system crash may lose the last commits (docs/server.md).
+    return SqliteHuey(QUEUE_NAME, filename=str(path), results=False, fsync=False, journal_mode="wal")
+
+
+@dataclass(frozen=True)
+class Lease:
+    job: Job
+    host: str
+    pid: int
+    until: float
+
+    def dump(self) -> bytes:
+        return json.dumps({"job": self.job.as_dict(), "host": self.host, "pid": self.pid, "until": self.until}).encode()
+
+    @classmethod
+    def load(cls, raw: bytes) -> Lease:
+        data = json.loads(bytes(raw))
+        return cls(Job.from_dict(data["job"]), data["host"], int(data["pid"]), float(data["until"]))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class JobQueue:
+    """Accepts deliveries (web side) and runs jobs (worker side) over one huey instance."""
+
+    def __init__(
+        self,
+        huey: Huey,
+        *,
+        lease_seconds: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        host: str | None = None,
+    ) -> None:
+        self.huey = huey
+        self.storage = huey.storage
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+        self.host = host or socket.gethostname()
+        self._runner: Runner | None = None
+        self._task: TaskWrapper = huey.task(name="guardrail_job")(self._execute)
+        huey.periodic_task(crontab(minute="*"), name="guardrail_recover")(self.recover)
+        huey.on_startup(name="guardrail_recover_on_start")(self.recover)
+
+    # ---- the web side ----------------------------------------------------------------------------------------
+
+    def accept(self, delivery_id: str, job: Job | None) -> Accepted:
+        """Record the delivery, then enqueue its job (if any); "duplicate" when the delivery was seen before.
+
+        The delivery record and the job are written before this returns: the webhook answers 202 only after."""
+        record = json.dumps({"at": self.clock(), "job": job is not None}).encode()
+        if not self.storage.put_if_empty(f"delivery:{delivery_id}", record):
+            return "duplicate"
+        if job is None:
+            return "noted"
+        try:
+            if job.event == "pull_request" and job.head_sha:
+                self.storage.put_data(f"head:{job.pr_key}", job.head_sha.encode())
+            elif job.head_sha is None:
+                job = job.with_head(self.known_head(job))
+            self.enqueue(job)
+        except Exception:
+            self.storage.delete_data(f"delivery:{delivery_id}")  # let GitHub's redelivery try again
+            raise
+        return "queued"
+
+    def enqueue(self, job: Job) -> None:
+        self.huey.enqueue(self._task.s(job.as_dict()))
+
+    def known_head(self, job: Job) -> str | None:
+        raw = self.storage.peek_data(f"head:{job.pr_key}")
+        return bytes(raw).decode() if isinstance(raw, (bytes, memoryview)) else None
+
+    def seen(self, delivery_id: str) -> bool:
+        return bool(self.storage.has_data_for_key(f"delivery:{delivery_id}"))
+
+    def depth(self) -> int:
+        return int(self.huey.pending_count())
+
+    def pending_jobs(self) -> list[Job]:
+        """The jobs waiting in the queue (for tests and the benchmark)."""
+        jobs = []
+        for task in self.huey.pending():
+            args = task.args
+            if args and isinstance(args[0], dict):
+                jobs.append(Job.from_dict(args[0]))
+        return jobs
+
+    # ---- the worker side -------------------------------------------------------------------------------------
+
+    def set_runner(self, runner: Runner) -> None:
+        self._runner = runner
+
+    def ensure_current(self, job: Job) -> None:
+        """Raise Superseded when a newer push was accepted for the job's PR."""
+        head = self.known_head(job)
+        if head is not None and job.head_sha is not None and head != job.head_sha:
+            raise Superseded(f"{job.pr_key} moved on to {head[:12]}; this job was for {job.head_sha[:12]}")
+
+    def note_head(self, job: Job, head_sha: str) -> None:
+        """Remember a head learnt from GitHub when no pull_request delivery named one yet."""
+        self.storage.put_if_empty(f"head:{job.pr_key}", head_sha.encode())
+
+    def _execute(self, data: dict[str, Any]) -> None:
+        job = Job.from_dict(data)
+        if self.storage.has_data_for_key(f"done:{job.delivery_id}"):
+            log.info("job already done", extra={"delivery_id": job.delivery_id})
+            return
+        if not self.storage.put_if_empty(f"claim:{job.key}", f"{self.host}:{os.getpid()}".encode()):
+            log.warning("job taken by another worker", extra={"delivery_id": job.delivery_id})
+            return
+        if self._runner is None:
+            raise RuntimeError("this process only enqueues; start `guardrail worker` to run jobs")
+        stop = threading.Event()
+        self._renew(job)
+        beat = threading.Thread(target=self._heartbeat, args=(job, stop), name="guardrail-lease", daemon=True)
+        beat.start()
+        try:
+            self._runner(job)
+        finally:
+            stop.set()
+            beat.join()
+            self.storage.put_data(f"done:{job.delivery_id}", json.dumps({"at": self.clock()}).encode())
+            self.storage.delete_data(f"running:{job.key}")
+
+    def _renew(self, job: Job) -> None:
+        lease = Lease(job, self.host, os.getpid(), self.clock() + self.lease_seconds)
+        self.storage.put_data(f"running:{job.key}", lease.dump())
+
+    def _heartbeat(self, job: Job, stop: threading.Event) -> None:
+        while not stop.wait(self.lease_seconds / 3):
+            self._renew(job)
+
+    def _lost(self, lease: Lease) -> bool:
+        if lease.until < self.clock():
+            return True
+        return lease.host == self.host and not _pid_alive(lease.pid)
+
+    def recover(self) -> list[Job]:
+        """Re-enqueue the jobs whose worker died; forget delivery records older than a week. Returns the jobs."""
+        recovered = []
+        now = self.clock()
+        for key, raw in self.storage.result_items().items():
+            if key.startswith("running:"):
+                lease = Lease.load(raw)
+                if not self._lost(lease):
+                    continue
+                again = lease.job.retried()
+                if self.storage.put_if_empty(f"recovered:{lease.job.key}", b"1"):
+                    self.enqueue(again)
+                    recovered.append(again)
+                    log.warning(
+                        "re-enqueued a job whose worker died (attempt %d)",
+                        again.attempt,
+                        extra={"delivery_id": again.delivery_id},
+                    )
+                self.storage.delete_data(key)
+            elif key.startswith("delivery:") and json.loads(bytes(raw)).get("at", now) < now - DELIVERY_TTL:
+                self.storage.delete_data(key)
+        return recovered

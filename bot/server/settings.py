@@ -1,0 +1,139 @@
+"""What ``guardrail serve`` and ``guardrail worker`` read: environment variables, or flags of the same names.
+
+    =========================  ==================================  ==========================================
+    variable                   flag                                meaning (default)
+    =========================  ==================================  ==========================================
+    GUARDRAIL_WEBHOOK_SECRET   --webhook-secret                    the App's webhook secret (serve: required)
+    GUARDRAIL_APP_ID           --app-id                            the App's id or client id (workers: required)
+    GUARDRAIL_APP_PRIVATE_KEY  --app-private-key                   path of the App's PEM key (workers: required)
+    GITHUB_API_URL             --github-api-url                    https://api.github.com (GHES: https://HOST/api/v3)
+    GUARDRAIL_ADMIN_POLICY     --admin-policy                      admin policy file or inline YAML (embedded default)
+    GUARDRAIL_QUEUE            --queue                             SQLite path or redis:// URL (the state directory's
+                                                                   guardrail/queue.sqlite3)
+    GUARDRAIL_WORKERS          --workers                           worker processes (serve: 1; 0 = web only)
+    GUARDRAIL_LEASE_SECONDS    --lease-seconds                     a running job's lease; a job whose worker stopped
+                                                                   renewing it is run again (30)
+    GUARDRAIL_GIT_URL          --git-url                           clone URL template with {repo} (the payload's
+                                                                   repository.clone_url)
+    =========================  ==================================  ==========================================
+
+A flag wins over the variable. Every problem is a ConfigError naming the variable and flag, so the command exits 2
+with one line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_state_dir
+
+from bot.errors import ConfigError
+
+DEFAULT_API_URL = "https://api.github.com"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    webhook_secret: str
+    app_id: str
+    private_key_path: Path | None
+    api_url: str
+    admin_policy: str
+    queue: str
+    workers: int
+    lease_seconds: float = 30.0
+    git_url: str = ""
+
+    @property
+    def secret_bytes(self) -> bytes:
+        return self.webhook_secret.encode("utf-8")
+
+    def private_key(self) -> str:
+        """The PEM text of the App's key; a ConfigError naming the variable when it is missing or unreadable."""
+        where = "GUARDRAIL_APP_PRIVATE_KEY (--app-private-key)"
+        if self.private_key_path is None:
+            raise ConfigError("not set: workers need the App's private key (a .pem file) to get tokens", where=where)
+        try:
+            text = self.private_key_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read {self.private_key_path} ({exc.strerror})", where=where) from exc
+        if "PRIVATE KEY-----" not in text:
+            raise ConfigError(f"{self.private_key_path} is not a PEM private key", where=where)
+        return text
+
+
+FIELDS: dict[str, str] = {  # variable -> flag
+    "GUARDRAIL_WEBHOOK_SECRET": "--webhook-secret",
+    "GUARDRAIL_APP_ID": "--app-id",
+    "GUARDRAIL_APP_PRIVATE_KEY": "--app-private-key",
+    "GITHUB_API_URL": "--github-api-url",
+    "GUARDRAIL_ADMIN_POLICY": "--admin-policy",
+    "GUARDRAIL_QUEUE": "--queue",
+    "GUARDRAIL_WORKERS": "--workers",
+    "GUARDRAIL_LEASE_SECONDS": "--lease-seconds",
+    "GUARDRAIL_GIT_URL": "--git-url",
+}
+
+
+def default_queue() -> str:
+    return str(Path(user_state_dir("guardrail")) / "queue.sqlite3")
+
+
+def _where(name: str) -> str:
+    return f"{name} ({FIELDS[name]})"
+
+
+def _number(raw: str, name: str, *, whole: bool) -> float:
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"{raw!r} is not {kind}", where=_where(name)) from None
+    if value < 0:
+        raise ConfigError(f"{raw!r} must not be negative", where=_where(name))
+    return value
+
+
+def settings_from(
+    env: Mapping[str, str], flags: Mapping[str, str | None], *, need_secret: bool, default_workers: int = 1
+) -> ServerSettings:
+    """Settings from ``flags`` (by variable name; None = not given) over ``env``."""
+
+    def get(name: str) -> str:
+        flag = flags.get(name)
+        return (flag if flag is not None else env.get(name, "")).strip()
+
+    secret = get("GUARDRAIL_WEBHOOK_SECRET")
+    if need_secret and not secret:
+        raise ConfigError(
+            "not set: the server refuses to start without the App's webhook secret (set the same value as on the "
+            "App's settings page)",
+            where=_where("GUARDRAIL_WEBHOOK_SECRET"),
+        )
+    queue = get("GUARDRAIL_QUEUE") or default_queue()
+    if "://" in queue and not queue.startswith(("redis://", "rediss://", "unix://")):
+        message = f"{queue!r} is neither a SQLite file path nor a redis:// URL"
+        raise ConfigError(message, where=_where("GUARDRAIL_QUEUE"))
+    key = get("GUARDRAIL_APP_PRIVATE_KEY")
+    git_url = get("GUARDRAIL_GIT_URL")
+    if git_url and "{repo}" not in git_url:
+        raise ConfigError(f"{git_url!r} has no {{repo}} placeholder", where=_where("GUARDRAIL_GIT_URL"))
+    workers_raw = get("GUARDRAIL_WORKERS")
+    lease_raw = get("GUARDRAIL_LEASE_SECONDS")
+    lease = _number(lease_raw, "GUARDRAIL_LEASE_SECONDS", whole=False) if lease_raw else 30.0
+    if lease < 2:
+        raise ConfigError(f"{lease_raw!r} is too short (at least 2 seconds)", where=_where("GUARDRAIL_LEASE_SECONDS"))
+    return ServerSettings(
+        webhook_secret=secret,
+        app_id=get("GUARDRAIL_APP_ID"),
+        private_key_path=Path(os.path.expanduser(key)) if key else None,
+        api_url=(get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+        admin_policy=flags.get("GUARDRAIL_ADMIN_POLICY") or env.get("GUARDRAIL_ADMIN_POLICY", ""),
+        queue=queue,
+        workers=int(_number(workers_raw, "GUARDRAIL_WORKERS", whole=True)) if workers_raw else default_workers,
+        lease_seconds=lease,
+        git_url=git_url,
+    )

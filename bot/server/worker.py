@@ -1,0 +1,170 @@
+"""One job on a worker: from a queued ``Job`` to one review, one summary comment and one check run, as the Action.
+
+    superseded? → installation token → (slash command: the commenter may write? else a polite refusal)
+    → the PR on GitHub (its head moved on? superseded) → a fresh checkout of base and head (git fetch)
+    → ``action.compute_outcome_in`` (the Action's pipeline; PR code only in the jail) → ``action.post_to_github``
+
+Between every pipeline step and before each reporter posts, the job checks that no newer push was accepted for its
+PR; if one was, it stops and posts nothing (``Superseded``). GitHub's transient failures are retried by the adapter
+with backoff (``bot.github.retry``); when it gives up, or anything else fails, the job says so in the PR's summary
+comment (the same sticky comment the reporters keep), never silently; if even that cannot be written, the log
+line and ``guardrail_job_seconds{outcome="failed"}`` are what is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import GitHubError, GuardrailError
+from bot.github import action_git
+from bot.github.action import WRITERS, compute_outcome_in, post_context, post_to_github
+from bot.github.action_settings import DEFAULT_MAX_INLINE
+from bot.github.port import GitHubPort
+from bot.reporters.markers import SUMMARY_MARKER, is_summary, purpose_marker
+from bot.server.deliveries import Job
+from bot.server.jobqueue import JobQueue, Superseded
+from bot.server.logs import DELIVERY
+from bot.server.metrics import Metrics
+from bot.server.settings import ServerSettings
+
+log = logging.getLogger("guardrail.server.worker")
+
+REFUSAL_MARKER = "<!-- guardrail:refusal comment={comment} -->"
+
+
+@dataclass(frozen=True)
+class WorkerDeps:
+    """What a worker needs; ``tokens`` maps an installation id to a token, ``port_factory`` a token to a port."""
+
+    settings: ServerSettings
+    queue: JobQueue
+    tokens: Callable[[int], str]
+    port_factory: Callable[[str], GitHubPort]
+    metrics: Metrics
+    env: Mapping[str, str]
+    workdir: Path | None = None  # where checkouts are made (the system's temporary directory)
+
+
+def run_job(job: Job, deps: WorkerDeps) -> str:
+    """Run one job; returns its outcome (posted, superseded, refused, failed). Never raises for a job's failure."""
+    token = DELIVERY.set(job.delivery_id)
+    started = time.monotonic()
+    outcome = "failed"
+    try:
+        log.info("job started: %s %s on %s (attempt %d)", job.event, job.action, job.pr_key, job.attempt)
+        outcome = _run(job, deps)
+    except Superseded as exc:
+        outcome = "superseded"
+        log.info("job superseded, nothing posted: %s", exc)
+    except GuardrailError as exc:
+        log.error("job failed: %s", exc)
+        _give_up(job, deps, str(exc))
+    except Exception as exc:
+        log.exception("job failed unexpectedly")
+        _give_up(job, deps, f"internal error {type(exc).__name__}: {exc}")
+    finally:
+        seconds = time.monotonic() - started
+        deps.metrics.job_seconds.labels(outcome).observe(seconds)
+        log.info("job finished: %s in %.1f s", outcome, seconds)
+        DELIVERY.reset(token)
+    return outcome
+
+
+def _run(job: Job, deps: WorkerDeps) -> str:
+    queue = deps.queue
+    queue.ensure_current(job)
+    if job.installation_id is None:
+        raise GitHubError("the delivery named no App installation")
+    token = deps.tokens(job.installation_id)
+    port = deps.port_factory(token)
+    if job.requested_by is not None and not _may_write(port, job):
+        return "refused"
+    pull = port.get_pull(job.repo, job.number)
+    if job.head_sha is None:  # a slash command before the server saw any push of this PR
+        queue.note_head(job, pull.head_sha)
+        job = job.with_head(pull.head_sha)
+    queue.ensure_current(job)
+    if pull.head_sha != job.head_sha:
+        raise Superseded(f"GitHub says {job.pr_key} is at {pull.head_sha[:12]}, this job was for {job.head_sha}")
+    with tempfile.TemporaryDirectory(prefix="guardrail-job-", dir=deps.workdir) as tmp:
+        checkout = Path(tmp) / "checkout"
+        action_git.init_checkout(checkout, _clone_url(job, deps.settings))
+        action_git.ensure_commits(checkout, pull, token)
+
+        def step(message: str) -> None:
+            log.info("%s", message)
+            queue.ensure_current(job)
+
+        outcome = compute_outcome_in(
+            checkout, pull, job.purpose, admin_policy=deps.settings.admin_policy, env=deps.env, progress=step
+        )
+    deps.metrics.record_outcome(outcome)
+    queue.ensure_current(job)
+    context = post_context(pull, port.get_pull_diff(job.repo, job.number), outcome, DEFAULT_MAX_INLINE, "rejected")
+    results, refused = post_to_github(port, outcome, context, before_each=lambda: queue.ensure_current(job))
+    for result in results:
+        log.info("%s: %s", result.reporter, result.detail)
+    if refused:
+        log.error("GitHub refused the App's writes: check its permissions (examples/app/manifest.json)")
+        return "failed"
+    return "posted"
+
+
+def _clone_url(job: Job, settings: ServerSettings) -> str:
+    if settings.git_url:
+        return settings.git_url.replace("{repo}", job.repo)
+    if not job.clone_url:
+        raise GitHubError(f"the delivery names no clone URL for {job.repo}; set GUARDRAIL_GIT_URL")
+    return job.clone_url
+
+
+def _may_write(port: GitHubPort, job: Job) -> bool:
+    """True when the commenter has write access; otherwise a polite refusal (once per comment) and False."""
+    user = job.requested_by or ""
+    permission = port.get_permission(job.repo, user)
+    if permission in WRITERS:
+        return True
+    marker = REFUSAL_MARKER.format(comment=job.comment_id)
+    if any(marker in c.body for c in port.list_issue_comments(job.repo, job.number)):
+        return False  # an earlier attempt of this job already answered
+    body = (
+        f"{marker}\nThanks for asking, @{user}! Guardrail runs `/guardrail {job.purpose}` only for people with write "
+        f"access to {job.repo} (yours is `{permission}`), because a run spends the maintainers' model and test time. "
+        "A maintainer can ask for it with the same comment."
+    )
+    port.create_issue_comment(job.repo, job.number, body)
+    log.info("refused /guardrail %s from %s (%s access)", job.purpose, user, permission)
+    return False
+
+
+def _give_up(job: Job, deps: WorkerDeps, reason: str) -> None:
+    """Say on the PR's summary comment that this run failed and why; log if even that fails."""
+    body = (
+        f"{SUMMARY_MARKER}\n{purpose_marker(job.purpose)}\n### Guardrail · {job.purpose} · ⚠️ error\n\n"
+        f"Guardrail could not finish the run for delivery `{job.delivery_id}`"
+        f"{f' at `{job.head_sha[:12]}`' if job.head_sha else ''}: {reason[:2000]}\n\n"
+        "Nothing was posted for this run. Push again, or ask with `/guardrail review`, to run it again.\n"
+    )
+    try:
+        if job.installation_id is None:
+            return
+        port = deps.port_factory(deps.tokens(job.installation_id))
+        mine = [c for c in port.list_issue_comments(job.repo, job.number) if is_summary(c.body, job.purpose)]
+        if mine:
+            port.update_issue_comment(job.repo, mine[0].id, body)
+        else:
+            port.create_issue_comment(job.repo, job.number, body)
+    except GuardrailError as exc:
+        log.error("could not say on the PR that the job failed: %s", exc)
+
+
+def make_runner(deps: WorkerDeps) -> Callable[[Job], None]:
+    def runner(job: Job) -> None:
+        run_job(job, deps)
+
+    return runner
