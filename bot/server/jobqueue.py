@@ -64,25 +64,30 @@ class Lease:
     job: Job
     host: str
     pid: int
+    started: str | None  # process_started(pid) when the lease was taken
     until: float
 
     def dump(self) -> bytes:
-        return json.dumps({"job": self.job.as_dict(), "host": self.host, "pid": self.pid, "until": self.until}).encode()
+        data = {"job": self.job.as_dict(), "host": self.host, "pid": self.pid, "started": self.started}
+        return json.dumps(data | {"until": self.until}).encode()
 
     @classmethod
     def load(cls, raw: bytes) -> Lease:
         data = json.loads(bytes(raw))
-        return cls(Job.from_dict(data["job"]), data["host"], int(data["pid"]), float(data["until"]))
+        job = Job.from_dict(data["job"])
+        return cls(job, data["host"], int(data["pid"]), data.get("started"), float(data["until"]))
 
 
-def _pid_alive(pid: int) -> bool:
+def process_started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from ``/proc/<pid>/stat``), or None when it is gone or
+    a zombie. A lease names its worker by pid and start time, so a recycled pid is not mistaken for the worker, and
+    a killed worker that nobody has reaped yet (a zombie) counts as dead."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3, starttime field 22
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 class JobQueue:
@@ -104,7 +109,7 @@ class JobQueue:
         self._runner: Runner | None = None
         self._task: TaskWrapper = huey.task(name="guardrail_job")(self._execute)
         huey.periodic_task(crontab(minute="*"), name="guardrail_recover")(self.recover)
-        huey.on_startup(name="guardrail_recover_on_start")(self.recover)
+        huey.on_startup(name="guardrail_worker_ready")(self._ready)
 
     # ---- the web side ----------------------------------------------------------------------------------------
 
@@ -188,7 +193,8 @@ class JobQueue:
             self.storage.delete_data(f"running:{job.key}")
 
     def _renew(self, job: Job) -> None:
-        lease = Lease(job, self.host, os.getpid(), self.clock() + self.lease_seconds)
+        pid = os.getpid()
+        lease = Lease(job, self.host, pid, process_started(pid), self.clock() + self.lease_seconds)
         self.storage.put_data(f"running:{job.key}", lease.dump())
 
     def _heartbeat(self, job: Job, stop: threading.Event) -> None:
@@ -198,7 +204,11 @@ class JobQueue:
     def _lost(self, lease: Lease) -> bool:
         if lease.until < self.clock():
             return True
-        return lease.host == self.host and not _pid_alive(lease.pid)
+        return lease.host == self.host and process_started(lease.pid) != lease.started
+
+    def _ready(self) -> None:
+        log.info("worker process %d ready on %s", os.getpid(), self.host)
+        self.recover()
 
     def recover(self) -> list[Job]:
         """Re-enqueue the jobs whose worker died; forget delivery records older than a week. Returns the jobs."""

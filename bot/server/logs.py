@@ -44,3 +44,6 @@ def configure(stream: TextIO | None = None, level: int = logging.INFO) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # huey's per-task lines ("Executing …", "… executed in …") name no delivery; ours ("job started", "job
+    # finished") do, so keep only huey's warnings and errors.
+    logging.getLogger("huey").setLevel(logging.WARNING)

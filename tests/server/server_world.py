@@ -113,9 +113,7 @@ def delivery_headers(event: str, body: bytes, delivery: str, secret: str = SECRE
     }
 
 
-def deliver(
-    url: str, event: str, payload: Any, delivery: str | None = None, *, secret: str = SECRET
-) -> httpx.Response:
+def deliver(url: str, event: str, payload: Any, delivery: str | None = None, *, secret: str = SECRET) -> httpx.Response:
     body = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
     headers = delivery_headers(event, body, delivery or str(uuid.uuid4()), secret)
     return httpx.post(f"{url}/webhook", content=body, headers=headers, timeout=10)

@@ -1,0 +1,170 @@
+"""`guardrail serve` and `guardrail worker` end to end: real processes, signed recorded payloads, the fake GitHub
+over real HTTP (installation tokens from the App's JWT), the demo repository fetched with git, a scripted Ollama, the
+real gates; SQLite and a real Redis as the queue."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.server.jobqueue import Lease, make_huey
+from tests.demo_pr import REVIEW_WITH_FIX
+from tests.fakes.github_server import FakeGitHub
+from tests.fakes.model_servers import FakeOllama, Reply
+from tests.github.action_world import NUMBER, REPO, World
+from tests.server.app_world import AppWorld
+from tests.server.server_world import Process, RedisServer, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as server:
+        yield server
+
+
+@pytest.fixture
+def ollama() -> Iterator[FakeOllama]:
+    with FakeOllama() as server:
+        yield server
+
+
+@pytest.fixture
+def app(tmp_path: Path, fake: FakeGitHub, ollama: FakeOllama) -> Iterator[AppWorld]:
+    world = AppWorld(World.build(tmp_path, fake, ollama), queue=str(tmp_path / "queue.sqlite3"))
+    try:
+        yield world
+    finally:
+        world.stop()
+
+
+def posted(app: AppWorld) -> tuple[int, int, int]:
+    fake = app.fake
+    return len(fake.reviews(REPO, NUMBER)), len(fake.issue_comments(REPO, NUMBER)), len(fake.check_runs(REPO))
+
+
+def test_a_pull_request_becomes_one_review_one_summary_one_check_run_and_a_redelivery_changes_nothing(
+    app: AppWorld,
+) -> None:
+    app.world.ollama.default = Reply(REVIEW_WITH_FIX)
+    app.serve(workers=1)
+
+    assert app.pull_request("opened", "d-1").status_code == 202
+    assert app.wait_finished("d-1") == "posted"
+
+    assert posted(app) == (1, 1, 1)
+    [review] = app.fake.reviews(REPO, NUMBER)
+    assert review["commit_id"] == app.world.head and "```suggestion" in review["comments"][0]["body"]
+    [check] = app.fake.check_runs(REPO)
+    assert (check["name"], check["head_sha"]) == ("guardrail/review", app.world.head)
+    assert app.fake.issue_comments(REPO, NUMBER)[0]["body"].startswith("<!-- guardrail:summary -->")
+    writes = len(app.world.writes())
+
+    again = app.pull_request("opened", "d-1")
+    assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
+    time.sleep(3)
+    assert len(app.job_lines("d-1", "job started")) == 1
+    assert len(app.world.writes()) == writes and posted(app) == (1, 1, 1)
+    assert all(line.get("delivery_id") for line in app.log_lines() if line["logger"].startswith("guardrail.server.w"))
+    metrics = httpx.get(f"{app.url}/metrics").text
+    assert 'guardrail_deliveries_total{event="pull_request",outcome="duplicate"} 1.0' in metrics
+    assert 'guardrail_model_attempts_total{model="coder-local",result="accepted"} 1.0' in metrics
+    assert 'guardrail_job_seconds_count{outcome="posted"} 1.0' in metrics
+
+
+def test_a_slash_command_from_a_user_without_write_access_gets_a_polite_refusal(app: AppWorld) -> None:
+    app.fake.set_permission(REPO, "drive-by", "read")
+    app.serve(workers=1)
+
+    assert app.comment("/guardrail patch", "drive-by", "d-refuse").status_code == 202
+    assert app.wait_finished("d-refuse") == "refused"
+
+    [refusal] = app.fake.issue_comments(REPO, NUMBER)
+    assert "@drive-by" in refusal["body"] and "write access" in refusal["body"] and "Thanks" in refusal["body"]
+    assert app.world.ollama.chat_requests == [] and app.fake.check_runs(REPO) == []
+
+
+def test_a_push_during_a_job_supersedes_it(app: AppWorld) -> None:
+    app.world.ollama.default = Reply(REVIEW_WITH_FIX)
+    app.world.ollama.script(
+        FakeOllama.slow(4, Reply(REVIEW_WITH_FIX))
+    )  # the first job is still asking when the push comes
+    app.serve(workers=1)
+    old_head = app.world.head
+
+    assert app.pull_request("opened", "d-old").status_code == 202
+    wait_until(lambda: app.world.ollama.chat_requests, 60, "the first job to ask the model")
+    new_head = app.world.push("README.md", "# mathkit, pushed again\n")
+    assert app.pull_request("synchronize", "d-new").status_code == 202
+
+    assert app.wait_finished("d-old") == "superseded"
+    assert app.wait_finished("d-new") == "posted"
+    assert [r["commit_id"] for r in app.fake.reviews(REPO, NUMBER)] == [new_head]
+    assert [c["head_sha"] for c in app.fake.check_runs(REPO)] == [new_head]
+    assert old_head not in app.fake.issue_comments(REPO, NUMBER)[0]["body"]
+
+
+def _running_leases(queue: str) -> list[Lease]:
+    storage = make_huey(queue).storage
+    return [Lease.load(v) for k, v in storage.result_items().items() if k.startswith("running:")]
+
+
+def test_a_worker_killed_during_a_job_runs_it_again_after_a_restart_exactly_once(app: AppWorld) -> None:
+    app.world.ollama.default = Reply(REVIEW_WITH_FIX)
+    app.world.ollama.script(
+        FakeOllama.slow(30, Reply(REVIEW_WITH_FIX))
+    )  # the first attempt hangs on the model: kill it there
+    app.serve(workers=0)
+    worker = app.worker(workers=1)
+
+    assert app.pull_request("opened", "d-kill").status_code == 202
+    [lease] = wait_until(lambda: _running_leases(app.queue), 60, "the job to start")
+    wait_until(lambda: app.world.ollama.chat_requests, 60, "the job to ask the model")
+    os.kill(lease.pid, signal.SIGKILL)  # the worker process running the job
+    worker.kill_group()  # and its consumer: nothing of the first worker is left
+    assert posted(app) == (0, 0, 0)
+
+    app.worker(workers=1)  # the restart: it finds the dead worker's lease and runs the job again
+    assert app.wait_finished("d-kill") == "posted"
+    time.sleep(2)
+    assert posted(app) == (1, 1, 1)
+    attempts = [json.dumps(x) for x in app.log_lines() if x["message"].startswith("job started")]
+    assert len(attempts) == 2 and "attempt 1" in attempts[1]
+    assert _running_leases(app.queue) == []
+
+
+def ready(process: Process) -> list[dict[str, object]]:
+    return [x for x in process.lines() if str(x["message"]).startswith("worker process")]
+
+
+def test_two_workers_on_one_redis_queue_never_run_the_same_job(app: AppWorld, tmp_path: Path) -> None:
+    app.fake.set_permission(REPO, "drive-by", "read")
+    with RedisServer(tmp_path) as redis:
+        app.queue = redis.url
+        app.serve(workers=0)
+        first, second = app.worker(workers=2), app.worker(workers=2)
+        for process in (first, second):
+            wait_until(lambda p=process: len(ready(p)) == 2, 60, "both worker processes of each machine")
+        deliveries = [f"d-many-{i}" for i in range(12)]
+        for i, delivery in enumerate(deliveries):
+            assert app.comment("/guardrail review", "drive-by", delivery, comment_id=1000 + i).status_code == 202
+        for delivery in deliveries:
+            assert app.wait_finished(delivery) == "refused"
+        time.sleep(1)
+        refusals = [c["body"] for c in app.fake.issue_comments(REPO, NUMBER)]
+        assert sorted(b.split("comment=")[1].split(" ")[0] for b in refusals) == sorted(
+            str(1000 + i) for i in range(12)
+        )
+        started = {x["delivery_id"]: x for x in app.log_lines() if x["message"].startswith("job started")}
+        assert len([x for x in app.log_lines() if x["message"].startswith("job started")]) == 12 == len(started)
+        by_process = {id(p) for p in (first, second) for x in p.lines() if x["message"].startswith("job started")}
+        assert len(by_process) == 2  # both machines took work
+        app.stop()
