@@ -28,6 +28,7 @@ from bot.types import (
     Attempt,
     AttemptStatus,
     ChatMessage,
+    Completion,
     GateResult,
     GateSettings,
     ModelSpec,
@@ -180,24 +181,25 @@ def _ask(model: ChatModel, spec: ModelSpec, job: Job, tally: _Tally) -> ParseRes
         return _parse(job, reply)
     except ReplyParseError as first:
         job.progress(f"{spec.name}: reply not usable ({first}); asking once more")
-        reply = _complete(model, spec, messages(str(first), reply), tally)
+        reply = _complete(model, spec, messages(str(first), reply.text), tally)
         try:
             return _parse(job, reply)
         except ReplyParseError as second:
             raise _ParseFailed(str(second)) from second
 
 
-def _complete(model: ChatModel, spec: ModelSpec, messages: tuple[ChatMessage, ...], tally: _Tally) -> str:
+def _complete(model: ChatModel, spec: ModelSpec, messages: tuple[ChatMessage, ...], tally: _Tally) -> Completion:
     tally.prompt_sha256 = prompt_hash(messages)
     completion = model.complete(messages, max_tokens=spec.max_output_tokens)
     tally.tokens += completion.tokens
     tally.reply_sha256 = hashlib.sha256(completion.text.encode()).hexdigest()
-    return completion.text
+    return completion
 
 
-def _parse(job: Job, reply: str) -> ParseResult:
-    """The parser's result, or ReplyParseError for a suggestion with nothing in it (so it is re-asked too)."""
-    result = parse_reply(job.purpose, reply, job.read_file, pr_diff=job.diff)
+def _parse(job: Job, reply: Completion) -> ParseResult:
+    """The parser's result, or ReplyParseError for a suggestion with nothing in it (so it is re-asked too), or for a
+    damaged reply (cut off at the token limit, an unclosed fence, only reasoning)."""
+    result = parse_reply(job.purpose, reply.text, job.read_file, pr_diff=job.diff, finish_reason=reply.finish_reason)
     suggestion = result.suggestion
     if job.purpose == "patch" and not suggestion.patch.strip():
         raise ReplyParseError("the reply contains no code change; give the fix as a unified diff")

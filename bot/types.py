@@ -50,6 +50,9 @@ class Verdict:
     accepted: bool
     reason: str | None  # name of the first gate that did not pass; None when accepted
     gates: tuple[GateResult, ...]
+    # the effective change: ``git diff`` of the head against the patched tree, read back after applying (bytes
+    # decoded as UTF-8 with surrogateescape, so it is lossless); "" when the patch did not apply
+    patch: str = ""
 
     @property
     def verdict(self) -> Literal["accept", "reject"]:

@@ -49,9 +49,10 @@ def _git_reading(stdout: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def git_apply(worktree: Path, patch: ParsedPatch, *options: str) -> proc.ProcResult:
-    """``git apply -p<strip> <options>`` with the patch on stdin, in the worktree."""
+    """``git apply -p<strip> <options>`` with the patch's bytes on stdin, in the worktree."""
     argv = ["git", "apply", "--whitespace=nowarn", f"-p{patch.strip}", *options]
-    return proc.run(argv, cwd=worktree, timeout=GIT_APPLY_TIMEOUT, input=patch.text, isolate_network=False)
+    data = patch.text.encode("utf-8", errors="surrogateescape")  # the bytes as read: CRLF and non-UTF-8 survive
+    return proc.run(argv, cwd=worktree, timeout=GIT_APPLY_TIMEOUT, input=data, isolate_network=False)
 
 
 def _findings(stderr: str) -> tuple[Finding, ...]:

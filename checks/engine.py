@@ -144,26 +144,31 @@ def _run_steps(steps: list[Step], results: list[GateResult]) -> bool:
     return True
 
 
-def _gates(root: Path, patch: str, settings: GateSettings, job: BaselineJob) -> list[GateResult]:
+def _gates(root: Path, patch: str, settings: GateSettings, job: BaselineJob) -> tuple[list[GateResult], str]:
+    """The gates' results and the effective change (read back from the worktree right after applying)."""
     results: list[GateResult] = []
     holder: dict[str, apply.Applied] = {}
+    effective: list[str] = []
     if escaping := _escaping_paths(patch, settings):
         results.append(GateResult(apply.NAME, "skipped", "not applied: the patch names paths outside the repository"))
         summary = f"{len(escaping)} path(s) outside the repository or inside .git/; the patch was not applied"
         results.append(GateResult(paths.NAME, "fail", summary, tuple(escaping)))
-        return results
+        return results, ""
 
     def do_apply() -> GateResult:
         result, applied = apply.run(root, patch, settings)
         if applied is not None:
             holder["applied"] = applied
+            created = [f.new_path for f in applied.patch.files if f.old_path is None and f.new_path is not None]
+            # before any PR code runs: what the tree now holds is what the gates check and what may be posted
+            effective.append(worktree.effective_change(root, created).decode("utf-8", errors="surrogateescape"))
         return result
 
     if not _run_steps([(apply.NAME, do_apply)], results):
-        return results
+        return results, ""
     applied = holder["applied"]
     if not _run_steps([(paths.NAME, lambda: paths.run(root, applied, settings))], results):
-        return results
+        return results, effective[0]
     job.start()  # the patch is sane: the baseline will be needed, start it while ruff and the tests run
     job.prepare(root, tuple(applied.patch.touched()))
     later: list[Step] = [
@@ -172,7 +177,7 @@ def _gates(root: Path, patch: str, settings: GateSettings, job: BaselineJob) -> 
     ]
     later += [_command_step(root, gate, settings, job) for gate in settings.commands]
     _run_steps(later, results)
-    return results
+    return results, effective[0]
 
 
 def _escaping_paths(patch: str, settings: GateSettings) -> list[Finding]:
@@ -193,9 +198,13 @@ def gate_names(settings: GateSettings) -> list[str]:
 
 
 def run_gates(
-    repo: Path, base: str, head: str, patch: str, settings: GateSettings, *, cache_dir: Path | None = None
+    repo: Path, base: str, head: str, patch: str | bytes, settings: GateSettings, *, cache_dir: Path | None = None
 ) -> Verdict:
     """Gate ``patch`` (a unified diff against ``head``) in a throwaway worktree of ``head``; the verdict and why.
+
+    ``patch`` is text decoded with surrogateescape (or bytes): it reaches ``git apply`` as the bytes it was. The
+    verdict's ``patch`` is the effective change, ``git diff`` of the head against the patched tree, which is what
+    the gates checked and the only thing that may be posted.
 
     ``base`` is checked to name a commit (the config the caller passes in ``settings`` must come from it, never from
     the head). Baselines are cached under ``cache_dir`` (default: :func:`checks.baseline.default_cache_dir`).
@@ -203,15 +212,18 @@ def run_gates(
     reported with status ``error`` and rejects the patch.
     """
     repo = Path(repo)
+    if isinstance(patch, bytes):
+        patch = patch.decode("utf-8", errors="surrogateescape")
     worktree.resolve(repo, base)
     head_sha = worktree.resolve(repo, head)
     cache = BaselineCache(cache_dir or default_cache_dir())
     job = BaselineJob(repo, head_sha, settings, cache, bytecode=pycache.pycache_dir())
     results: list[GateResult] = []
+    effective = ""
     abandon = True
     try:
         with worktree.worktree(repo, head_sha) as root:
-            results = _gates(root, patch, settings, job)
+            results, effective = _gates(root, patch, settings, job)
         abandon = False
     except GateError as exc:
         if results:
@@ -227,4 +239,6 @@ def run_gates(
         if name not in ran:
             why = f"not run: {failed.name} did not pass" if failed else "not run"
             results.append(GateResult(name, "skipped", why))
-    return Verdict(accepted=failed is None, reason=failed.name if failed else None, gates=tuple(results))
+    return Verdict(
+        accepted=failed is None, reason=failed.name if failed else None, gates=tuple(results), patch=effective
+    )

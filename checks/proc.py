@@ -207,7 +207,7 @@ def run(
     timeout: float,
     env_extra: Mapping[str, str] | None = None,
     scrub: Sequence[str] = (),
-    input: str | None = None,
+    input: str | bytes | None = None,
     isolate_network: bool = True,
     cancel: threading.Event | None = None,
 ) -> ProcResult:
@@ -235,7 +235,7 @@ def run(
         tempfile.TemporaryFile() as stdin,
     ):
         if input is not None:
-            stdin.write(input.encode("utf-8"))
+            stdin.write(input if isinstance(input, bytes) else input.encode("utf-8", errors="surrogateescape"))
             stdin.seek(0)
         try:
             proc = subprocess.Popen(full, cwd=cwd, env=env, stdin=stdin, stdout=out, stderr=err, start_new_session=True)

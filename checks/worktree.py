@@ -13,7 +13,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import git
 from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from bot.errors import ConfigError, GateError
+from bot.parse.diff import GIT_DIFF_CONFIG, GIT_DIFF_OPTIONS
 from checks import proc
 
 MAX_SLOTS = 32  # concurrent worktrees of one repository at stable paths; more get random paths
@@ -87,15 +88,30 @@ def diff(repo: Path, base: str, head: str) -> str:
     """The pull request's unified diff as GitHub shows it: from the merge base of ``base`` and ``head`` to ``head``."""
     base_sha, head_sha = resolve(repo, base), resolve(repo, head)
     with _open(repo) as handle:
-        return _git(
-            handle,
-            "diff",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            f"{base_sha}...{head_sha}",
-            strip_newline_in_stdout=False,
+        return _git_diff(handle, "-M", f"{base_sha}...{head_sha}").decode("utf-8", errors="surrogateescape")
+
+
+def _git_diff(handle: git.Repo, *args: str) -> bytes:
+    """``git diff`` under a fixed configuration (``bot.parse.diff.GIT_DIFF_OPTIONS``), as the bytes git wrote."""
+    argv = ["git", *GIT_DIFF_CONFIG, "diff", *GIT_DIFF_OPTIONS, *args]
+    try:
+        out: bytes = handle.git.execute(
+            argv, kill_after_timeout=GIT_TIMEOUT, stdout_as_string=False, strip_newline_in_stdout=False
         )
+    except GitCommandError as exc:
+        raise GateError(f"`{' '.join(argv)}` failed in {handle.working_dir}: {str(exc.stderr or exc).strip()}") from exc
+    return out
+
+
+def effective_change(root: Path, new_paths: Sequence[str] = ()) -> bytes:
+    """What a patch really changed in the worktree ``root``: ``git diff HEAD`` of the patched tree, as bytes.
+
+    ``new_paths`` (files the patch created) are first marked intent-to-add, so they show as new files.
+    """
+    with _open(root) as handle:
+        if new_paths:
+            _git(handle, "add", "--intent-to-add", "--force", "--", *new_paths)
+        return _git_diff(handle, "--no-renames", "HEAD")
 
 
 def list_files(repo: Path, rev: str) -> list[str]:

@@ -10,6 +10,7 @@ usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import signal
 import sys
@@ -43,11 +44,12 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _read_patch(source: str) -> str:
+def _read_patch(source: str) -> bytes:
+    """The patch's bytes as they are (CRLF line endings and non-UTF-8 bytes included)."""
     if source == "-":
-        return sys.stdin.read()
+        return sys.stdin.buffer.read()
     try:
-        return Path(source).read_text(encoding="utf-8", errors="surrogateescape")
+        return Path(source).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the patch ({exc.strerror}); check the path", where=source) from exc
 
@@ -61,8 +63,25 @@ def settings_for(repo: Path, base: str, config: Path | None) -> GateSettings:
 
 
 def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
-    """The ``--json`` shape: verdict, reason (first failing gate or null), and every gate in order."""
-    return {"verdict": verdict.verdict, "reason": verdict.reason, "gates": [gate_to_dict(g) for g in verdict.gates]}
+    """The ``--json`` shape: verdict, reason (first failing gate or null), every gate in order, and ``patch``: the
+    effective change the gates checked (``git diff`` of the head against the patched tree; "" when it did not
+    apply). When that change holds bytes that are not UTF-8, ``patch_base64`` has its exact bytes."""
+    out: dict[str, Any] = {
+        "verdict": verdict.verdict,
+        "reason": verdict.reason,
+        "gates": [gate_to_dict(g) for g in verdict.gates],
+    }
+    out.update(patch_fields(verdict.patch))
+    return out
+
+
+def patch_fields(patch: str) -> dict[str, str]:
+    """``{"patch": text}``, plus ``patch_base64`` (the exact bytes) when the patch is not valid UTF-8."""
+    data = patch.encode("utf-8", errors="surrogateescape")
+    try:
+        return {"patch": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"patch": data.decode("utf-8", errors="replace"), "patch_base64": base64.b64encode(data).decode()}
 
 
 def _table_row(gate: GateResult) -> list[str]:

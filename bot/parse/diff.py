@@ -13,6 +13,30 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 NO_NEWLINE = "\\ No newline at end of file"
+# Every git command whose diff Guardrail parses runs with these, so that nothing in a user's or a runner's git config
+# (diff.noprefix, diff.mnemonicPrefix, diff.external, color.ui=always, diff.renames, textconv drivers,
+# diff.suppressBlankEmpty, diff.context, diff.orderFile, core.quotePath) changes what is parsed.
+GIT_DIFF_CONFIG = (
+    "-c", "core.quotePath=true",
+    "-c", "diff.noprefix=false",
+    "-c", "diff.mnemonicPrefix=false",
+    "-c", "diff.suppressBlankEmpty=false",
+    "-c", "diff.relative=false",
+    "-c", "color.ui=never",
+)  # fmt: skip
+# with these, rename detection is set by the caller: ``-M`` as GitHub shows a PR, ``--no-renames`` for a patch
+GIT_DIFF_OPTIONS = (
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+    "--unified=3",
+    "--inter-hunk-context=0",
+    "--no-relative",
+    "-O/dev/null",
+    "--diff-algorithm=myers",
+)
 _HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
 _C_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "r": "\r", "v": "\v"}
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.errors import ReplyParseError
+from bot.parse.damage import check_fences_closed, check_finish, strip_reasoning
 from bot.parse.diff import parse_diff
 from bot.parse.review_json import parse_review
 from bot.parse.search_replace import apply_search_replace, has_search_replace, read_search_replace
@@ -33,14 +34,24 @@ class ParseResult:
     dropped: tuple[str, ...] = ()
 
 
-def parse_reply(purpose: Purpose, reply: str, read_file: Callable[[str], str | None], *, pr_diff: str) -> ParseResult:
+def parse_reply(
+    purpose: Purpose,
+    reply: str,
+    read_file: Callable[[str], str | None],
+    *,
+    pr_diff: str,
+    finish_reason: str = "",
+) -> ParseResult:
     """Turn a model's reply into a checkable suggestion.
 
     ``read_file(path)`` gives a file's text at the PR head (None if it does not exist); ``pr_diff`` is the PR's
-    diff (base...head), used to place review comments and to pick the file when an edit names none.
-    Raises ``ReplyParseError`` with a reason a model can act on.
+    diff (base...head), used to place review comments and to pick the file when an edit names none;
+    ``finish_reason`` is why the model stopped (``length``: cut off, refused). Reasoning blocks are dropped first.
+    Raises ``ReplyParseError`` with a reason a model can act on, also for a damaged reply (``bot.parse.damage``).
     """
-    text = reply.replace("\r\n", "\n")
+    check_finish(finish_reason)
+    text = strip_reasoning(reply.replace("\r\n", "\n"))
+    check_fences_closed(text)
     if not text.strip():
         raise ReplyParseError(f"the reply is empty: {NO_EDIT if purpose == 'patch' else 'answer with a ```json list'}")
     if purpose == "review":

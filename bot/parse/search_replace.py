@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.errors import ReplyParseError
+from bot.parse.indent import fit
 from bot.parse.workspace import (
     DIVIDER_LINE,
     REPLACE_LINE,
@@ -15,6 +16,7 @@ from bot.parse.workspace import (
     Workspace,
     closest_line_hint,
     find_block,
+    indent_char,
     path_before,
     reindent,
     splice,
@@ -28,6 +30,7 @@ class SearchReplace:
     path: str | None
     search: tuple[str, ...]
     replace: tuple[str, ...]
+    spaced_path: str | None = None  # the path line read with spaces allowed: used when that file exists
 
 
 def has_search_replace(lines: Sequence[str]) -> bool:
@@ -50,21 +53,31 @@ def read_search_replace(lines: Sequence[str]) -> list[SearchReplace]:
         if end is None:
             raise ReplyParseError(f"SEARCH/REPLACE block {number} does not end with a >>>>>>> REPLACE line")
         path = path_before(lines, i, inside_fence=True)
-        blocks.append(SearchReplace(path, tuple(lines[i + 1 : divider]), tuple(lines[divider + 1 : end])))
+        spaced = path_before(lines, i, inside_fence=True, spaces=True)
+        search, replace = tuple(lines[i + 1 : divider]), tuple(lines[divider + 1 : end])
+        blocks.append(SearchReplace(path, search, replace, spaced if spaced != path else None))
         i = end + 1
     return blocks
 
 
 def apply_search_replace(space: Workspace, blocks: Sequence[SearchReplace]) -> None:
-    """Apply blocks in order; a block without a path goes to the previous block's file, or the PR's only file."""
-    previous: str | None = None
+    """Apply blocks in order. A block without a path goes to the PR's only file, and only when no earlier block
+    named another file: it never silently edits the previous block's file."""
+    named: set[str] = set()
     for number, block in enumerate(blocks, start=1):
-        raw = block.path or previous or space.single_pr_path()
+        what = f"SEARCH/REPLACE block {number}"
+        raw = block.path
+        if block.spaced_path and space.exists(space.resolve(block.spaced_path, what)):
+            raw = block.spaced_path
+        only = space.single_pr_path()
+        if raw is None and only is not None and named <= {space.resolve(only, what)}:
+            raw = only
         if raw is None:
             raise ReplyParseError(
-                f"SEARCH/REPLACE block {number} names no file: put the file path alone on the line before it"
+                f"{what} names no file: put the file path alone on the line before it (every block needs its own)"
             )
-        path = previous = space.resolve(raw, f"SEARCH/REPLACE block {number}")
+        path = space.resolve(raw, what)
+        named.add(path)
         _apply_one(space, path, number, block)
 
 
@@ -90,6 +103,7 @@ def _apply_one(space: Workspace, path: str, number: int, block: SearchReplace) -
     if text is None:
         raise ReplyParseError(f"SEARCH block {number} is for {path}, which does not exist at the PR head")
     lines = text.splitlines(keepends=True)
+    search, replacement = fit(search, lines), fit(replacement, lines)
     match = find_block(lines, search)
     if match is None and _trim_blank(search) != search:  # blank lines the model added around the block
         search, replacement = _trim_blank(search), _trim_blank(replacement)
@@ -105,5 +119,5 @@ def _apply_one(space: Workspace, path: str, number: int, block: SearchReplace) -
             f"SEARCH block {number} for {path} does not match the file: line {first.strip()!r} was not found"
             f"{closest_line_hint(lines, first)}; copy the lines exactly as they are in the file"
         )
-    new = reindent(replacement, match.indent_delta)
+    new = reindent(replacement, match.indent_delta, indent_char(lines))
     space.set_text(path, splice(lines, match.start, match.start + len(search), new))

@@ -13,7 +13,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.errors import ReplyParseError
-from bot.parse.workspace import Fence, Match, Workspace, closest_line_hint, eol_of, find_block, join_lines, reindent
+from bot.parse.indent import fit
+from bot.parse.workspace import (
+    Fence,
+    Match,
+    Workspace,
+    closest_line_hint,
+    eol_of,
+    find_block,
+    indent_char,
+    join_lines,
+    reindent,
+)
 
 _HUNK_START = re.compile(r"^@@\s*-(\d+)")
 _MAX_TRIM = 3  # context lines that may be cut from each edge of a hunk that does not match as written
@@ -150,9 +161,11 @@ def _apply_hunks(path: str, text: str, hunks: Sequence[_Hunk]) -> tuple[str, int
     """The file with the hunks applied, and how many hunks were skipped because the file already had them."""
     lines = text.splitlines(keepends=True)
     eol, shift, previous_end, repeated = eol_of(text), 0, 0, 0
-    for number, hunk in enumerate(hunks, start=1):
-        if not hunk.changes:
+    for number, written in enumerate(hunks, start=1):
+        if not written.changes:
             continue
+        bodies = fit([line[1:] for line in written.lines], lines)  # in the file's indentation style
+        hunk = _Hunk(written.hint, [line[:1] + body for line, body in zip(written.lines, bodies, strict=True)])
         if _already_there(lines, hunk):
             repeated += 1
             continue
@@ -214,7 +227,7 @@ def _replacement(lines: Sequence[str], found: Match, body: Sequence[str], eol: s
         elif kind == "-":
             j += 1
         else:
-            out.append(reindent([rest], found.indent_delta)[0] + eol)
+            out.append(reindent([rest], found.indent_delta, indent_char(lines))[0] + eol)
     consumed = j - found.start
     at_end = j == len(lines) and lines and not lines[-1].endswith("\n")
     if at_end and out and body[-1][:1] == "+":  # keep "no newline at end of file" as the file had it

@@ -16,12 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.errors import ReplyParseError
+from bot.parse.indent import fit
 from bot.parse.search_replace import has_search_replace
 from bot.parse.unified_diff import looks_like_diff
 from bot.parse.workspace import (
     Fence,
     Workspace,
     eol_of,
+    indent_char,
     join_lines,
     path_before,
     path_from_info,
@@ -91,16 +93,42 @@ def _apply_fence(space: Workspace, lines: Sequence[str], fence: Fence) -> str | 
     if path.endswith((".py", ".pyi")):
         edited = _replace_definitions(text, code)
         if edited is not None:
+            _still_python(path, text, edited, "whole-function")
             space.set_text(path, edited)
             return "whole-function"
     if _is_whole_file(text, code, python=path.endswith((".py", ".pyi"))):
         eol = eol_of(text)
-        space.set_text(path, eol.join(code.split("\n")) + eol)
+        edited = eol.join(code.split("\n")) + eol
+        if path.endswith((".py", ".pyi")):
+            _still_python(path, text, edited, "whole-file")
+        space.set_text(path, edited)
         return "whole-file"
     raise ReplyParseError(
         f"the fenced block for {path} is neither whole functions or classes of that file nor the whole file: "
         "use SEARCH/REPLACE blocks for a partial change"
     )
+
+
+def _parses(text: str) -> SyntaxError | None:
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        return exc
+    except ValueError as exc:  # NUL bytes
+        return SyntaxError(str(exc))
+    return None
+
+
+def _still_python(path: str, before: str, after: str, kind: str) -> None:
+    """A whole-function or whole-file edit must leave a Python file that parsed still parsing: one that does not was
+    most likely cut short (a function without its end, a file without its tail)."""
+    error = _parses(after)
+    if error is not None and _parses(before) is None:
+        where = f" (line {error.lineno}: {error.msg})" if error.lineno else ""
+        raise ReplyParseError(
+            f"the {kind} edit of {path} does not parse as Python{where}: it looks cut short or unfinished; "
+            "send the complete code"
+        )
 
 
 def _top_level_names(module: ast.Module) -> set[str]:
@@ -152,8 +180,8 @@ def _replace_definitions(text: str, code: str) -> str | None:
     defs = [node for node in fence_module.body if isinstance(node, _DEFS)]
     if not defs or any(not isinstance(node, _DEFS + _IMPORTS) for node in fence_module.body):
         return None
-    code_lines = dedented.split("\n")
     file_lines = text.splitlines(keepends=True)
+    code_lines = fit(dedented.split("\n"), file_lines)
     edits = []
     for node in defs:
         target = _find(file_module, node, indent)
@@ -161,7 +189,7 @@ def _replace_definitions(text: str, code: str) -> str | None:
             return None
         start, end = _span(node)
         target_start, target_end = _span(target)
-        new = reindent(code_lines[start:end], target.col_offset)
+        new = reindent(code_lines[start:end], target.col_offset, indent_char(file_lines))
         edits.append(_Edit(target_start, target_end, tuple(new)))
     edits.extend(_missing_imports(fence_module, file_module, code_lines, file_lines))
     edits.sort(key=lambda edit: edit.start)

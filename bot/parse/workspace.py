@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.errors import ReplyParseError
 from bot.parse.diff import make_patch
+from bot.parse.indent import check_added, style_of
 
 ReadFile = Callable[[str], str | None]
 
@@ -22,6 +23,7 @@ SEARCH_LINE = re.compile(r"^\s*<{5,9}\s*SEARCH\b.*$")
 DIVIDER_LINE = re.compile(r"^\s*={5,9}\s*$")
 REPLACE_LINE = re.compile(r"^\s*>{5,9}\s*REPLACE\b.*$")
 _PATH_LIKE = re.compile(r"^[\w.](?:[\w.\-+@/\\]*[\w-])?\.\w+$|^[\w.][\w.\-+@]*(?:/[\w.\-+@]+)+$")
+_SPACED_PATH_LIKE = re.compile(r"^[\w.](?:[\w.\-+@/\\ ]*[\w-])?\.\w+$|^[\w.][\w.\-+@ ]*(?:/[\w.\-+@ ]+)+$")
 _PATH_LABEL = re.compile(r"^(?:#+|//|--|<!--)?\s*(?:(?:file(?:name)?|path)\s*:\s*)?", re.IGNORECASE)
 
 
@@ -41,12 +43,13 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
 
-def reindent(lines: Sequence[str], delta: int) -> list[str]:
-    """Shift lines right (``delta`` > 0) or left by ``delta`` columns; blank lines stay blank."""
+def reindent(lines: Sequence[str], delta: int, char: str = " ") -> list[str]:
+    """Shift lines right (``delta`` > 0, adding ``char``: the file's indentation character) or left by ``delta``
+    characters of indentation; blank lines stay blank."""
     if delta == 0:
         return list(lines)
     if delta > 0:
-        return [(" " * delta + line) if line.strip() else line for line in lines]
+        return [(char * delta + line) if line.strip() else line for line in lines]
     return [line[min(-delta, _indent(line)) :] for line in lines]
 
 
@@ -95,6 +98,11 @@ def closest_line_hint(lines: Sequence[str], wanted: str) -> str:
     return f" (closest: line {stripped.index(close[0]) + 1} {bare(lines[stripped.index(close[0])]).strip()!r})"
 
 
+def indent_char(lines: Sequence[str]) -> str:
+    """The character the file indents with (a space when it has no indentation)."""
+    return style_of(lines) or " "
+
+
 def join_lines(lines: Iterable[str], eol: str) -> str:
     """Join lines that may lack endings: every line but the last gets ``eol`` if it has none."""
     out = list(lines)
@@ -125,7 +133,8 @@ class Workspace:
         return self._current[path]
 
     def set_text(self, path: str, text: str | None) -> None:
-        self.text(path)
+        """Change a file; ``ReplyParseError`` when the new lines are indented in another style than the file's."""
+        check_added(path, self.text(path), text)
         self._current[path] = text
 
     def resolve(self, raw: str, what: str) -> str:
@@ -175,11 +184,17 @@ def find_fences(lines: Sequence[str]) -> list[Fence]:
     return fences
 
 
-def path_from_line(line: str) -> str | None:
-    """A file path if ``line`` is nothing but one (``src/x.py``, ``**src/x.py**``, ``File: src/x.py:``, ``# x.py``)."""
+def path_from_line(line: str, *, spaces: bool = False) -> str | None:
+    """A file path if ``line`` is nothing but one (``src/x.py``, ``**src/x.py**``, ``File: src/x.py:``, ``# x.py``).
+
+    Non-ASCII letters are path characters. With ``spaces``, a path may hold spaces (``docs/my notes.md``); the
+    caller then uses it only if such a file exists, since prose looks like that too.
+    """
     text = line.replace("*", "").replace("`", "").strip().removesuffix("-->").strip()
     text = _PATH_LABEL.sub("", text, count=1).strip().rstrip(":").strip().strip("'\"").strip()
     if text and " " not in text.strip() and _PATH_LIKE.match(text):
+        return text
+    if spaces and text and _SPACED_PATH_LIKE.match(text):
         return text
     return None
 
@@ -193,7 +208,9 @@ def path_from_info(info: str) -> str | None:
     return None
 
 
-def path_before(lines: Sequence[str], index: int, *, reach: int = 2, inside_fence: bool = False) -> str | None:
+def path_before(
+    lines: Sequence[str], index: int, *, reach: int = 2, inside_fence: bool = False, spaces: bool = False
+) -> str | None:
     """A path on one of the ``reach`` non-blank lines just above ``lines[index]``.
 
     With ``inside_fence`` (a SEARCH line), the first fence line above is the block's own opening fence: its info
@@ -213,7 +230,7 @@ def path_before(lines: Sequence[str], index: int, *, reach: int = 2, inside_fenc
             continue
         if REPLACE_LINE.match(text):
             return None
-        path = path_from_line(text)
+        path = path_from_line(text, spaces=spaces)
         if path:
             return path
         seen += 1

@@ -31,9 +31,11 @@ def test_json_shape_and_exit_code_when_accepted(
     make_repo: Callable[..., GitRepo], capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = make_repo()
-    assert main(gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n\nONE = 1\n"}), "--json")) == 0
+    patch = repo.diff_for({"calc/__init__.py": CALC + "\n\nONE = 1\n"})
+    assert main(gate(repo, patch, "--json")) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"verdict", "reason", "gates"}
+    assert set(out) == {"verdict", "reason", "gates", "patch"}
+    assert out["patch"] == patch  # the effective change: git diff of the head against the patched tree
     assert (out["verdict"], out["reason"]) == ("accept", None)
     assert [g["name"] for g in out["gates"]] == ["apply", "paths", "ruff", "tests"]
     for g in out["gates"]:

@@ -538,9 +538,13 @@ def test_review_comment_without_a_line_is_dropped_naming_the_file(pr: PR) -> Non
     assert dropped == ("src/shop.py: no line number",)
 
 
-def test_review_list_cut_off_at_the_token_limit_keeps_its_complete_comments(pr: PR) -> None:
-    reply = '```json\n[{"path": "src/shop.py", "line": 21, "body": "Use +=."},\n {"path": "src/shop.py", "li'
+def test_review_list_cut_off_keeps_its_complete_comments_unless_a_fence_or_the_finish_reason_says_cut(pr: PR) -> None:
+    reply = '[{"path": "src/shop.py", "line": 21, "body": "Use +=."},\n {"path": "src/shop.py", "li'
     comments, dropped, _ = review(pr, reply)
     assert (comments, dropped) == ([("src/shop.py", 21, None, None)], ())
+    with pytest.raises(ReplyParseError, match="finish reason `length`"):
+        parse_reply("review", reply, pr.read, pr_diff=pr.diff, finish_reason="length")
+    with pytest.raises(ReplyParseError, match="fence opened on line 1 of the reply is never closed"):
+        parse_reply("review", "```json\n" + reply, pr.read, pr_diff=pr.diff)
     with pytest.raises(ReplyParseError, match="the JSON is cut off before it closes: write fewer, shorter comments"):
-        parse_reply("review", '```json\n[\n  {"path": "src/shop.py", "children": [{"na', pr.read, pr_diff=pr.diff)
+        parse_reply("review", '[\n  {"path": "src/shop.py", "children": [{"na', pr.read, pr_diff=pr.diff)
