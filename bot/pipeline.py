@@ -62,7 +62,7 @@ def run(
             purpose=purpose,
             diff=diff,
             files=changed_sources(pr, diff),
-            read_file=lambda path: worktree.read_file_at(pr.repo, pr.head_sha, path),
+            read_file=lambda path: worktree.read_file_at(pr.repo, pr.head_sha, path, errors="surrogateescape"),
             gate_settings=gate_settings,
             gates=gates,
             clock=clock,

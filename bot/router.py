@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot.errors import ContextOverflow, GateError, ModelError, ReplyParseError
@@ -23,6 +23,7 @@ from bot.models.base import ChatModel
 from bot.models.context import budget
 from bot.models.templates import template_hash
 from bot.parse import ParseResult, parse_reply
+from bot.parse.effective import gated
 from bot.prompts import build_messages, prompt_hash
 from bot.types import (
     Attempt,
@@ -146,7 +147,11 @@ def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> Tried:
     except GateError as exc:
         return done("error", f"error: GateError: {exc}", suggestion=suggestion)
     if verdict.accepted:
-        return done("accepted", None, gates=verdict.gates, suggestion=suggestion, parsed=parsed)
+        checked = gated(suggestion, verdict.patch, job.read_file)
+        if isinstance(checked, str):
+            return done("rejected", f"gated: {checked}", gates=verdict.gates, suggestion=suggestion)
+        parsed = replace(parsed, suggestion=checked)
+        return done("accepted", None, gates=verdict.gates, suggestion=checked, parsed=parsed)
     return done("rejected", gate_reason(verdict), gates=verdict.gates, suggestion=suggestion)
 
 

@@ -105,7 +105,9 @@ class ReviewComment:
     """A comment on a line (or range) of the new side of the PR's diff, optionally carrying replacement code.
 
     ``start_line``..``line`` are 1-based lines of the file at the PR head. ``replacement`` (when not None) replaces
-    exactly those lines and becomes a committable ```suggestion block.
+    exactly those lines and becomes a committable ```suggestion block. Once gated, ``replacement`` is the exact new
+    text of those lines read from the effective change (line endings included) and ``original`` their exact text
+    at the head; before that, ``original`` is what the model said the lines are (or None).
     """
 
     path: str
@@ -113,6 +115,7 @@ class ReviewComment:
     body: str
     start_line: int | None = None
     replacement: str | None = None
+    original: str | None = None
 
 
 @dataclass(frozen=True)

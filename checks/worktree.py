@@ -70,8 +70,9 @@ def resolve(repo: Path, rev: str) -> str:
     return sha.strip()
 
 
-def read_file_at(repo: Path, rev: str, path: str) -> str | None:
-    """The text of ``path`` at ``rev`` (undecodable bytes replaced), or None when no such file exists there."""
+def read_file_at(repo: Path, rev: str, path: str, *, errors: str = "replace") -> str | None:
+    """The text of ``path`` at ``rev``, or None when no such file exists there. Undecodable bytes are replaced, or
+    with ``errors="surrogateescape"`` kept as surrogate escapes (lossless: encode the same way for the bytes)."""
     sha = resolve(repo, rev)
     with _open(repo) as handle:
         try:
@@ -81,7 +82,7 @@ def read_file_at(repo: Path, rev: str, path: str) -> str | None:
         if item.type != "blob":
             return None
         data: bytes = item.data_stream.read()
-    return data.decode("utf-8", errors="replace")
+    return data.decode("utf-8", errors=errors)
 
 
 def diff(repo: Path, base: str, head: str) -> str:

@@ -87,6 +87,13 @@ class FileDiff:
         return self.new_path or self.old_path or ""
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, split at ``\\n`` only (``str.splitlines`` also splits at ``\\r``, form feeds and
+    Unicode separators, which are content to git and GitHub)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
 # --- parsing -----------------------------------------------------------------------------------------------------
 
 
@@ -182,13 +189,17 @@ def _read_hunk(lines: Sequence[str], start: int, match: re.Match[str]) -> tuple[
 
 
 def parse_diff(text: str) -> list[FileDiff]:
-    """Parse a git (or plain ``---``/``+++``) unified diff into files and hunks. Prose between files is skipped."""
-    lines = text.replace("\r\n", "\n").split("\n")
+    """Parse a git (or plain ``---``/``+++``) unified diff into files and hunks. Prose between files is skipped.
+
+    Lines are split at ``\\n`` only: a hunk line keeps a ``\\r`` that belongs to its file's content (a CRLF
+    file), so the hunks carry the file's exact bytes; header lines are read without a trailing ``\\r``.
+    """
+    lines = text.split("\n")
     files: list[_FileBuilder] = []
     current: _FileBuilder | None = None
     i = 0
     while i < len(lines):
-        line = lines[i]
+        line = lines[i].removesuffix("\r")
         hunk_match = _HUNK_RE.match(line)
         if line.startswith("diff --git "):
             current = _FileBuilder(*_git_line_paths(line[len("diff --git ") :]))
@@ -198,7 +209,7 @@ def parse_diff(text: str) -> list[FileDiff]:
             current.hunks.append(hunk)
             continue
         elif line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
-            old, new = _strip_prefix(line[4:]), _strip_prefix(lines[i + 1][4:])
+            old, new = _strip_prefix(line[4:]), _strip_prefix(lines[i + 1][4:].removesuffix("\r"))
             if current is None or current.hunks or current.is_binary:
                 current = _FileBuilder(old, new)
                 files.append(current)
@@ -300,8 +311,8 @@ def make_patch(path: str, before: str | None, after: str | None, *, context: int
     """
     if before == after:
         return ""
-    a_lines = (before or "").splitlines(keepends=True)
-    b_lines = (after or "").splitlines(keepends=True)
+    a_lines = split_lines(before or "")
+    b_lines = split_lines(after or "")
     a_name, b_name = _quote(f"a/{path}"), _quote(f"b/{path}")
     out = [f"diff --git {a_name} {b_name}"]
     if before is None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.errors import ReplyParseError
-from bot.parse.diff import hunk_range_ok, make_patch, new_side_lines, parse_diff
+from bot.parse.diff import hunk_range_ok, make_patch, new_side_lines, parse_diff, split_lines
 from bot.parse.workspace import ReadFile, bare, splice
 from bot.types import ReviewComment, Suggestion
 
@@ -267,7 +267,7 @@ def _suggestions(
         if comment.path not in texts:
             texts[comment.path] = read_file(comment.path)
         text = texts[comment.path]
-        lines = text.splitlines(keepends=True) if text is not None else []
+        lines = split_lines(text) if text is not None else []
         if text is None or comment.line > len(lines):
             dropped.append(f"{where}: the suggestion is for lines the file at the PR head does not have")
             continue
@@ -290,6 +290,6 @@ def _suggestions(
         after = text
         for first, last, comment in sorted(spans, key=lambda span: span[0], reverse=True):
             new = (comment.replacement or "").rstrip("\n")
-            after = splice(after.splitlines(keepends=True), first - 1, last, new.split("\n") if new else [])
+            after = splice(split_lines(after), first - 1, last, new.split("\n") if new else [])
         patch += make_patch(path, text, after)
     return kept, patch

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.errors import ReplyParseError
+from bot.parse.diff import split_lines
 from bot.parse.indent import fit
 from bot.parse.workspace import (
     DIVIDER_LINE,
@@ -102,7 +103,7 @@ def _apply_one(space: Workspace, path: str, number: int, block: SearchReplace) -
         )
     if text is None:
         raise ReplyParseError(f"SEARCH block {number} is for {path}, which does not exist at the PR head")
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)
     search, replacement = fit(search, lines), fit(replacement, lines)
     match = find_block(lines, search)
     if match is None and _trim_blank(search) != search:  # blank lines the model added around the block

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.errors import ReplyParseError
+from bot.parse.diff import split_lines
 from bot.parse.indent import fit
 from bot.parse.workspace import (
     Fence,
@@ -159,7 +160,7 @@ def _already_there(lines: Sequence[str], hunk: _Hunk) -> bool:
 
 def _apply_hunks(path: str, text: str, hunks: Sequence[_Hunk]) -> tuple[str, int]:
     """The file with the hunks applied, and how many hunks were skipped because the file already had them."""
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)
     eol, shift, previous_end, repeated = eol_of(text), 0, 0, 0
     for number, written in enumerate(hunks, start=1):
         if not written.changes:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.errors import ReplyParseError
+from bot.parse.diff import split_lines
 from bot.parse.indent import fit
 from bot.parse.search_replace import has_search_replace
 from bot.parse.unified_diff import looks_like_diff
@@ -139,7 +140,7 @@ def _is_whole_file(text: str, code: str, *, python: bool) -> bool:
     if python:
         try:
             file_names, code_names = _top_level_names(ast.parse(text)), _top_level_names(ast.parse(code))
-        except SyntaxError:
+        except (SyntaxError, ValueError):  # ValueError: NUL or undecodable bytes
             file_names, code_names = set(), set()
         if file_names:
             return file_names <= code_names
@@ -175,12 +176,12 @@ def _replace_definitions(text: str, code: str) -> str | None:
     dedented = textwrap.dedent(code)
     try:
         fence_module, file_module = ast.parse(dedented), ast.parse(text)
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # ValueError: NUL or undecodable bytes
         return None
     defs = [node for node in fence_module.body if isinstance(node, _DEFS)]
     if not defs or any(not isinstance(node, _DEFS + _IMPORTS) for node in fence_module.body):
         return None
-    file_lines = text.splitlines(keepends=True)
+    file_lines = split_lines(text)
     code_lines = fit(dedented.split("\n"), file_lines)
     edits = []
     for node in defs:

@@ -17,7 +17,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.parse.diff import FileDiff, Hunk, format_diff, hunk_range_ok, parse_diff
+from bot.parse.diff import FileDiff, Hunk, format_diff, hunk_range_ok, parse_diff, split_lines
+from bot.parse.effective import hunk_changes, hunk_old_lines, region
 from bot.reporters.markers import fingerprint, fingerprint_marker
 from bot.types import DraftReviewComment, GateResult, Outcome, Suggestion
 
@@ -34,17 +35,63 @@ def fence_for(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def suggestion_block(replacement: str) -> str:
-    """A committable ```suggestion block; its content replaces the commented lines (empty: deletes them)."""
-    body = replacement[:-1] if replacement.endswith("\n") else replacement
+def _ending(line: str) -> str:
+    return "\r\n" if line.endswith("\r\n") else "\n" if line.endswith("\n") else ""
+
+
+def block_lines(original: str, replacement: str) -> list[str] | str:
+    """The content lines of a suggestion block that makes GitHub turn ``original`` (the exact text of the lines
+    commented on) into ``replacement`` (their exact new text), or the reason no block can.
+
+    GitHub replaces the commented lines with the block's lines (FACTS.md 4.3; an empty block deletes them). How it
+    ends the new lines is not documented; Guardrail assumes the least: lines joined by ``\\n``, the last one ending
+    as the last replaced line did. A change that needs anything else (several CRLF lines, adding or removing the
+    final newline, a bare ``\\r``) is not offered as committable: it goes to the summary as a diff.
+    """
+    if replacement == "":
+        return []
+    lines = split_lines(replacement)
+    content = [line.removesuffix(_ending(line)) for line in lines]
+    if any("\r" in line for line in content):
+        return "a line holds a carriage return that a suggestion block cannot carry"
+    last = _ending(split_lines(original)[-1]) if original else "\n"
+    if "\n".join(content) + last == replacement:
+        return content
+    if "\r\n" in replacement and len(content) > 1:
+        return "several lines with CRLF endings: GitHub's line endings for a committed suggestion are not documented"
+    return "the change adds or removes the final newline of the file, which a suggestion block cannot say"
+
+
+def commit_suggestion(text: str, start: int, end: int, content: list[str]) -> str:
+    """``text`` after GitHub commits a suggestion of ``content`` lines on lines ``start``..``end`` (the model
+    :func:`block_lines` renders for; the tests check every rendering against it)."""
+    lines = split_lines(text)
+    new = "\n".join(content) + _ending(lines[end - 1]) if content else ""
+    return "".join(lines[: start - 1]) + new + "".join(lines[end:])
+
+
+def suggestion_block(content: list[str]) -> str:
+    """A committable ```suggestion block holding ``content`` (no lines: it deletes the commented lines)."""
+    body = "".join(line + "\n" for line in content)
     fence = fence_for(body)
-    return f"{fence}suggestion\n{body}\n{fence}" if body or replacement else f"{fence}suggestion\n{fence}"
+    return f"{fence}suggestion\n{body}{fence}"
 
 
 def code_block(text: str, info: str = "diff") -> str:
     body = text[:-1] if text.endswith("\n") else text
     fence = fence_for(body)
     return f"{fence}{info}\n{body}\n{fence}"
+
+
+_FENCE_RUN = re.compile(r"`{3,}|~{3,}")
+
+
+def neutralise(text: str) -> str:
+    """A model's free text made inert: every run of three or more backticks or tildes is backslash-escaped, so it
+    cannot open a fence (a ```suggestion block of its own would be committable, and it was never gated), and an HTML
+    comment cannot forge Guardrail's hidden markers."""
+    text = _FENCE_RUN.sub(lambda m: "".join("\\" + ch for ch in m[0]), text)
+    return text.replace("<!--", "&lt;!--")
 
 
 @dataclass(frozen=True)
@@ -86,8 +133,9 @@ class Candidate:
     line: int
     text: str
     start_line: int | None = None
-    replacement: str | None = None
+    replacement: str | None = None  # the exact new text of the lines (line endings included)
     diff: str = ""  # the patch hunk it came from, shown in the summary if it cannot go inline
+    original: str = ""  # the exact text of the lines at the head (line endings included)
 
     @property
     def span(self) -> str:
@@ -100,30 +148,20 @@ def _hunk_text(file: FileDiff, hunk: Hunk) -> str:
 
 
 def _hunk_candidate(file: FileDiff, hunk: Hunk, note: str) -> Candidate | str:
-    """One patch hunk as a replacement of head-file lines, or the reason it cannot be one."""
-    rows: list[tuple[str, int]] = []  # (line, old-side line number, for context and removed lines)
-    old_no = hunk.old_start
-    for raw in hunk.lines:
-        if raw.startswith("\\"):
-            continue
-        rows.append((raw, old_no))
-        if raw[:1] in (" ", "-"):
-            old_no += 1
-    changed = [i for i, (raw, _) in enumerate(rows) if raw[:1] in "+-"]
-    if not changed:
+    """One hunk of the effective change as a replacement of head-file lines, or the reason it cannot be one."""
+    changes = hunk_changes(hunk)
+    if not changes:
         return "the hunk changes nothing"
-    first, last = changed[0], changed[-1]
-    if not any(rows[i][0].startswith("-") for i in changed):  # pure insertion: anchor on a context line
-        if first > 0:
-            first -= 1
-        elif last + 1 < len(rows):
-            last += 1
+    first_no, old_lines = hunk_old_lines(hunk)
+    start, end = changes[0].start, max(changes[-1].end, changes[0].start - 1)
+    if end < start:  # a pure insertion: anchor it on the line before it, or the line after it
+        if start - 1 >= first_no:
+            start -= 1
+        elif start < first_no + len(old_lines):
+            end = start
         else:
             return "an insertion with no line around it to attach a suggestion to"
-    span = rows[first : last + 1]
-    old_lines = [no for raw, no in span if raw[:1] in (" ", "-")]
-    replacement = "".join(raw[1:] + "\n" for raw, _ in span if raw[:1] in (" ", "+"))
-    start, end = old_lines[0], old_lines[-1]
+    original, replacement = region(old_lines, changes, start, end, first=first_no)
     return Candidate(
         path=file.path,
         line=end,
@@ -131,6 +169,7 @@ def _hunk_candidate(file: FileDiff, hunk: Hunk, note: str) -> Candidate | str:
         text=note,
         replacement=replacement,
         diff=_hunk_text(file, hunk),
+        original=original,
     )
 
 
@@ -157,7 +196,7 @@ def candidates_of(suggestion: Suggestion) -> tuple[list[Candidate], list[tuple[s
     if suggestion.purpose == "patch":
         return candidates_from_patch(suggestion.patch, "Guardrail's verified patch changes these lines:")
     comments = [
-        Candidate(c.path, c.line, c.body, start_line=c.start_line, replacement=c.replacement)
+        Candidate(c.path, c.line, c.body, start_line=c.start_line, replacement=c.replacement, original=c.original or "")
         for c in suggestion.comments
     ]
     return comments, []
@@ -168,15 +207,17 @@ def candidates_of(suggestion: Suggestion) -> tuple[list[Candidate], list[tuple[s
 
 @dataclass(frozen=True)
 class Placed:
-    """A candidate that goes inline, with its fingerprint."""
+    """A candidate that goes inline, with its fingerprint and its suggestion block's lines."""
 
     candidate: Candidate
     fingerprint: str
+    content: tuple[str, ...] | None = None  # the block's lines (from block_lines); None: no block
 
     def body(self, provenance: Provenance | None) -> str:
-        parts = [fingerprint_marker(self.fingerprint), self.candidate.text.strip()]
-        if self.candidate.replacement is not None:
-            parts.append(suggestion_block(self.candidate.replacement))
+        """The comment as posted: marker, the model's words made inert, the one gated block, provenance."""
+        parts = [fingerprint_marker(self.fingerprint), neutralise(self.candidate.text.strip())]
+        if self.content is not None:
+            parts.append(suggestion_block(list(self.content)))
         if provenance is not None:
             parts.append(provenance.line())
         return "\n\n".join(p for p in parts if p)
@@ -234,10 +275,12 @@ def plan_review(suggestion: Suggestion | None, pr_diff: str, head_sha: str, max_
         elif not hunk_range_ok(files, cand.path, cand.start_line, cand.line):
             reason = f"{cand.span} is not inside one hunk of the PR's diff, where GitHub accepts comments"
             leftovers.append(Leftover(reason, cand, cand.diff))
+        elif isinstance(content := block_lines(cand.original, cand.replacement), str):
+            leftovers.append(Leftover(f"not committable as a suggestion: {content}", cand, cand.diff))
         elif len(inline) >= max_inline:
             leftovers.append(Leftover(f"over the cap of {max_inline} inline comments", cand, cand.diff))
         else:
-            inline.append(Placed(cand, fp))
+            inline.append(Placed(cand, fp, tuple(content)))
     return ReviewPlan(head_sha, tuple(inline), tuple(leftovers))
 
 
@@ -249,7 +292,7 @@ def leftover_markdown(leftovers: Sequence[Leftover]) -> str:
         head = f"- `{cand.span}`: {item.reason}" if cand else f"- {item.reason}"
         out.append(head)
         if cand is not None and cand.text.strip() and not item.diff:
-            out.append("  " + cand.text.strip().replace("\n", "\n  "))
+            out.append("  " + neutralise(cand.text.strip()).replace("\n", "\n  "))
         if item.diff:
             out.append("\n" + code_block(item.diff, "diff") + "\n")
         elif cand is not None and cand.replacement is not None:

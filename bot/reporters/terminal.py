@@ -7,7 +7,7 @@ runtime, template and the gates it passed (provenance).
 
 from __future__ import annotations
 
-from bot.reporters.suggestions import code_block, suggestion_block
+from bot.reporters.suggestions import block_lines, code_block, neutralise, suggestion_block
 from bot.types import Attempt, GateResult, Outcome, ReviewComment, Suggestion
 
 _MARK = {"pass": "passed", "fail": "FAILED", "error": "ERROR", "skipped": "skipped"}
@@ -21,9 +21,13 @@ def _gate_line(gates: tuple[GateResult, ...]) -> str:
 
 def _comment_block(comment: ReviewComment) -> str:
     where = f"{comment.start_line}-{comment.line}" if comment.start_line else str(comment.line)
-    parts = [f"**`{comment.path}` line {where}**", "", comment.body.strip()]
+    parts = [f"**`{comment.path}` line {where}**", "", neutralise(comment.body.strip())]
     if comment.replacement is not None:
-        parts += ["", suggestion_block(comment.replacement)]
+        content = block_lines(comment.original or "", comment.replacement)
+        if isinstance(content, str):
+            parts += ["", f"(not committable as a suggestion: {content})", code_block(comment.replacement, "text")]
+        else:
+            parts += ["", suggestion_block(content)]
     return "\n".join(parts)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from bot.parse.diff import make_patch
 from bot.reporters.markers import MAX_COMMENT_CHARS, cap, fingerprint, fingerprints_in, is_review_for, is_summary
 from bot.reporters.suggestions import (
+    block_lines,
     candidates_from_patch,
+    commit_suggestion,
     fence_for,
     leftover_markdown,
     plan_review,
@@ -23,24 +25,33 @@ def _pr_diff(changed: dict[int, str]) -> str:
     return make_patch("app.py", OLD, new)
 
 
+def _block(original: str, replacement: str) -> str:
+    content = block_lines(original, replacement)
+    assert isinstance(content, list), content
+    return suggestion_block(content)
+
+
 def test_single_line_suggestion_block() -> None:
-    assert suggestion_block("x = 1\n") == "```suggestion\nx = 1\n```"
+    assert _block("x = 0\n", "x = 1\n") == "```suggestion\nx = 1\n```"
 
 
 def test_multi_line_suggestion_block_keeps_every_line() -> None:
-    assert suggestion_block("a = 1\nb = 2\n") == "```suggestion\na = 1\nb = 2\n```"
+    assert _block("a = 0\n", "a = 1\nb = 2\n") == "```suggestion\na = 1\nb = 2\n```"
 
 
 def test_nested_backticks_get_a_longer_fence() -> None:
     replacement = 'doc = """\n```python\nx = 1\n```\n"""\n'
-    block = suggestion_block(replacement)
+    block = _block("doc = None\n", replacement)
     assert block.startswith("````suggestion\n") and block.endswith("\n````")
     assert fence_for("a ````` b") == "``````"
 
 
-def test_empty_replacement_deletes_the_lines() -> None:
-    assert suggestion_block("") == "```suggestion\n```"
-    assert suggestion_block("\n") == "```suggestion\n\n```"  # one empty line, not a deletion
+def test_empty_replacement_deletes_the_lines_and_one_empty_line_stays_one_empty_line() -> None:
+    assert _block("x = 1\n", "") == "```suggestion\n```"
+    assert _block("x = 1\n", "\n") == "```suggestion\n\n```"  # one empty line, not a deletion
+    assert _block("x = 1\n", "y\n\n") == "```suggestion\ny\n\n```"  # a trailing empty line is kept
+    assert commit_suggestion("a\nx = 1\nb\n", 2, 2, block_lines("x = 1\n", "\n")) == "a\n\nb\n"  # type: ignore[arg-type]
+    assert commit_suggestion("a\nx = 1\nb\n", 2, 2, []) == "a\nb\n"
 
 
 def test_fingerprint_depends_on_path_lines_replacement_and_head() -> None:
