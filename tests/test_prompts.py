@@ -131,7 +131,7 @@ def test_the_examples_in_the_prompts_parse_with_our_own_parser() -> None:
     result = parse_reply("patch", patch_example, {"src/calc.py": calc}.get, pr_diff=diff)
     assert result.suggestion.patch.endswith("-    return a - b\n+    return a + b\n")
 
-    numbered = "".join(f"line {n}\n" for n in range(1, 20))
+    numbered = "".join("    return a - b\n" if n == 12 else f"line {n}\n" for n in range(1, 20))
     review_example = load_prompt("review").split("Example:\n", 1)[1].split("====", 1)[0]
     comment = json.loads(review_example.strip().removeprefix("```json").removesuffix("```"))[0]
     diff = make_patch("src/calc.py", None, numbered)

@@ -27,10 +27,11 @@ _ALIASES = {
     "start_line": ("start_line", "start", "from_line"),
     "body": ("body", "comment", "message", "text", "description"),
     "replacement": ("suggestion", "replacement", "code", "suggested_code", "fix"),
+    "original": ("original", "original_code", "existing", "old_code", "replaces"),
 }
 _NUMBERED = re.compile(r"^\s*\d+\| ?")
 _ESCAPABLE = set('"\\/bfnrtu')
-_FENCED = re.compile(r"^\s*(`{3,}|~{3,})[^\n]*\n(.*?)\n?\s*\1\s*$", re.DOTALL)
+_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[^`]*$")
 
 
 # --- tolerant JSON ----------------------------------------------------------------------------------------------
@@ -157,6 +158,7 @@ class _Raw:
     start_line: int | None
     body: str
     replacement: str | None
+    original: str | None = None
 
 
 def _pick(item: Mapping[str, Any], key: str) -> Any:
@@ -178,13 +180,29 @@ def _line_numbers(value: Any) -> tuple[int | None, int | None]:
 
 
 def _unfence(code: str) -> str:
-    """Replacement code without a ```suggestion fence around it, nor the "  12| " line numbers the prompt showed."""
-    fenced = _FENCED.match(code)
-    code = fenced[2] if fenced else code
+    """Replacement code without a ```suggestion fence around it, nor the "  12| " line numbers the prompt showed.
+
+    A fence's content is taken line for line: ```` ```suggestion\\n``` ```` is empty (a deletion), one empty line
+    inside it stays one empty line.
+    """
     lines = code.split("\n")
-    if all(_NUMBERED.match(line) for line in lines if line.strip()):
+    opened = _FENCE_OPEN.match(lines[0]) if len(lines) >= 2 else None
+    if opened:
+        end = len(lines) - 1 if lines[-1].strip() else len(lines) - 2
+        if end >= 1 and re.fullmatch(rf"[ \t]*{re.escape(opened[1])}[ \t]*", lines[end]):
+            body = lines[1:end]
+            code = "".join(line + "\n" for line in body)
+            lines = body
+    if lines and all(_NUMBERED.match(line) for line in lines if line.strip()):
         return "\n".join(_NUMBERED.sub("", line, count=1) for line in lines)
     return code
+
+
+def replacement_lines(code: str) -> list[str]:
+    """The lines a suggestion's code stands for: ``""`` is none (the lines are deleted); one final ``\\n`` ends the
+    last line and is not an empty line of its own (``"\\n"`` is one empty line, ``"x\\n\\n"`` is ``x`` and an
+    empty line)."""
+    return [] if code == "" else code.removesuffix("\n").split("\n")
 
 
 def _read_item(item: Mapping[str, Any], only_path: str | None, known: Mapping[str, object]) -> _Raw:
@@ -198,7 +216,10 @@ def _read_item(item: Mapping[str, Any], only_path: str | None, known: Mapping[st
         start, line = line, start
     replacement = _pick(item, "replacement")
     code = _unfence(str(replacement)) if replacement is not None else None
-    return _Raw(path, line, None if start == line else start, str(_pick(item, "body") or "").strip(), code)
+    original = _pick(item, "original")
+    said = _unfence(str(original)) if original is not None else None
+    body = str(_pick(item, "body") or "").strip()
+    return _Raw(path, line, None if start == line else start, body, code, said)
 
 
 def _where(raw: _Raw) -> str:
@@ -242,19 +263,60 @@ def parse_review(reply: str, read_file: ReadFile, pr_diff: str) -> tuple[Suggest
             reason = reason or "no line number"
             dropped.append(f"{_where(raw)}: {reason}" if raw.path else f"comment {number}: {reason}")
             continue
-        comment = ReviewComment(raw.path, raw.line, raw.body, raw.start_line, raw.replacement)
+        comment = ReviewComment(raw.path, raw.line, raw.body, raw.start_line, raw.replacement, raw.original)
         if comment in kept:
             dropped.append(f"{_where(raw)}: the same comment twice")
             continue
         kept.append(comment)
-    comments, patch = _suggestions(kept, read_file, dropped)
+    comments, patch = _suggestions(kept, read_file, dropped, pr_files)
     return Suggestion("review", patch, comments=tuple(comments), edit_format="review-json"), tuple(dropped)
 
 
+def _same(have: Sequence[str], want: Sequence[str]) -> bool:
+    return [bare(line).rstrip() for line in have] == [line.rstrip() for line in want]
+
+
+def _placed(
+    comment: ReviewComment, lines: Sequence[str], pr_files: Sequence[Any], dropped: list[str]
+) -> ReviewComment | None:
+    """The comment on the lines its ``original`` names: where it says, else moved to the nearest lines inside one
+    hunk of the PR's diff that hold them, else None (dropped with the reason): never posted over other code."""
+    where = _where(_Raw(comment.path, comment.line, comment.start_line, "", None))
+    first = comment.start_line or comment.line
+    if comment.original is None:
+        return comment
+    want = replacement_lines(comment.original)
+    if not want:
+        return comment
+    if _same(lines[first - 1 : comment.line], want):
+        return comment
+    size = len(want)
+    spots = [
+        at
+        for at in range(1, len(lines) - size + 2)
+        if _same(lines[at - 1 : at - 1 + size], want)
+        and hunk_range_ok(pr_files, comment.path, at if size > 1 else None, at + size - 1)
+    ]
+    if not spots:
+        dropped.append(
+            f"{where}: the suggestion's original lines are not there nor anywhere in the PR's diff: not posted over "
+            "other code"
+        )
+        return None
+    at = min(spots, key=lambda spot: (abs(spot - first), spot))
+    moved = replace(comment, start_line=at if size > 1 else None, line=at + size - 1)
+    dropped.append(
+        f"{where}: moved to {_where(_Raw(moved.path, moved.line, moved.start_line, '', None))}, "
+        "where its original lines are"
+    )
+    return moved
+
+
 def _suggestions(
-    comments: Sequence[ReviewComment], read_file: ReadFile, dropped: list[str]
+    comments: Sequence[ReviewComment], read_file: ReadFile, dropped: list[str], pr_files: Sequence[Any] = ()
 ) -> tuple[list[ReviewComment], str]:
-    """One patch per file replacing each suggested range; overlapping or no-op suggestions are dropped."""
+    """One patch per file replacing each suggested range; misplaced, overlapping or no-op suggestions are moved or
+    dropped."""
     kept: list[ReviewComment] = []
     ranges: dict[str, list[tuple[int, int, ReviewComment]]] = {}
     texts: dict[str, str | None] = {}
@@ -271,11 +333,16 @@ def _suggestions(
         if text is None or comment.line > len(lines):
             dropped.append(f"{where}: the suggestion is for lines the file at the PR head does not have")
             continue
+        placed = _placed(comment, lines, pr_files, dropped)
+        if placed is None:
+            continue
+        comment, first = placed, placed.start_line or placed.line
+        where = _where(_Raw(comment.path, comment.line, comment.start_line, "", None))
         clash = next((c for a, b, c in ranges.get(comment.path, []) if a <= comment.line and first <= b), None)
         if clash is not None:
             dropped.append(f"{where}: the suggestion overlaps the one at {clash.path}:{clash.start_line or clash.line}")
             continue
-        if comment.replacement.rstrip("\n") == "\n".join(bare(line) for line in lines[first - 1 : comment.line]):
+        if replacement_lines(comment.replacement or "") == [bare(line) for line in lines[first - 1 : comment.line]]:
             if comment.body:  # the comment still says something; only its no-op suggestion goes
                 dropped.append(f"{where}: suggestion removed, it repeats the lines unchanged")
                 kept.append(replace(comment, replacement=None))
@@ -289,7 +356,6 @@ def _suggestions(
         text = texts[path] or ""
         after = text
         for first, last, comment in sorted(spans, key=lambda span: span[0], reverse=True):
-            new = (comment.replacement or "").rstrip("\n")
-            after = splice(split_lines(after), first - 1, last, new.split("\n") if new else [])
+            after = splice(split_lines(after), first - 1, last, replacement_lines(comment.replacement or ""))
         patch += make_patch(path, text, after)
     return kept, patch

@@ -81,7 +81,7 @@ def render_summary(outcome: Outcome, context: PostContext) -> str:
     if context.leftovers:
         out += ["", "**Verified but not inline:**", leftover_markdown(context.leftovers)]
     if outcome.dropped:
-        out += ["", "**Dropped:**", *(f"- {_one_line(d, 500)}" for d in outcome.dropped)]
+        out += ["", "**Dropped or moved:**", *(f"- {_one_line(d, 500)}" for d in outcome.dropped)]
     notes = (*outcome.notes, *context.notes)
     if notes:
         out += ["", "**Notes:**", *(f"- {_one_line(n, 500)}" for n in notes)]

@@ -87,7 +87,7 @@ def render(outcome: Outcome) -> str:
     if not outcome.attempts:
         lines.append("(no attempts)")
     if outcome.dropped:
-        lines += ["", "Comments not posted:"] + [f"- {d}" for d in outcome.dropped]
+        lines += ["", "Comments not posted, or moved:"] + [f"- {d}" for d in outcome.dropped]
     if outcome.notes:
         lines += ["", "Notes:"] + [f"- {n}" for n in outcome.notes]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -401,7 +401,7 @@ def test_review_multi_line_suggestion_inside_one_hunk_applies(pr: PR) -> None:
         ' "replacement": "```suggestion\\n        return sum(self.items)\\n```"}]'
     )
     comments, dropped, patch = review(pr, reply)
-    assert comments == [("src/shop.py", 22, 19, "        return sum(self.items)")]
+    assert comments == [("src/shop.py", 22, 19, "        return sum(self.items)\n")]
     assert dropped == ()
     pr.apply(patch)
     assert "    def total(self):\n        return sum(self.items)\n\n" in shop(pr)
