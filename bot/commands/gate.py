@@ -10,7 +10,6 @@ usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import signal
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 from bot.audit import gate_to_dict
 from bot.config import REPO_CONFIG_PATH, RepoConfig, load_file, load_repo_config
 from bot.errors import ConfigError
+from bot.reporters.json_out import patch_fields
 from bot.types import GateResult, GateSettings, Verdict
 from checks import worktree
 from checks.engine import run_gates
@@ -73,15 +73,6 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
     }
     out.update(patch_fields(verdict.patch))
     return out
-
-
-def patch_fields(patch: str) -> dict[str, str]:
-    """``{"patch": text}``, plus ``patch_base64`` (the exact bytes) when the patch is not valid UTF-8."""
-    data = patch.encode("utf-8", errors="surrogateescape")
-    try:
-        return {"patch": data.decode("utf-8")}
-    except UnicodeDecodeError:
-        return {"patch": data.decode("utf-8", errors="replace"), "patch_base64": base64.b64encode(data).decode()}
 
 
 def _table_row(gate: GateResult) -> list[str]:

@@ -22,10 +22,12 @@ from bot.audit import ENV_VAR as AUDIT_ENV
 from bot.audit import AuditLog, default_path
 from bot.config import REPO_CONFIG_PATH
 from bot.errors import ConfigError
+from bot.github.action_settings import DEFAULT_MAX_INLINE
 from bot.models.base import ChatModel
 from bot.models.registry import create_model
 from bot.policy import load_admin_policy, load_repo_config_with_lines, resolve
 from bot.reporters import json_out, terminal
+from bot.reporters.suggestions import plan_review
 from bot.router import Progress
 from bot.types import PURPOSES, ModelSpec, PullRequest, Purpose
 from checks import proc, worktree
@@ -98,7 +100,12 @@ def run(args: argparse.Namespace) -> int:
         audit=AuditLog(args.audit_db or default_path(env)),
         progress=_progress(args.quiet),
     )
-    print(json_out.render(outcome) if args.json else terminal.render(outcome), end="\n" if args.json else "")
+    if args.json:
+        posted = outcome.suggestion if outcome.winner else None
+        plan = plan_review(posted, worktree.diff(repo, base_sha, head_sha), head_sha, DEFAULT_MAX_INLINE)
+        print(json_out.render(outcome, plan))
+    else:
+        print(terminal.render(outcome), end="")
     return 0
 
 
@@ -106,7 +113,9 @@ def _title_and_body(repo: Path, head: str, title: str | None, body: str | None) 
     """The PR's title and body: given on the command line, else the head commit's message."""
     if title is not None and body is not None:
         return title, body
-    result = proc.run(["git", "log", "-1", "--format=%B", head], cwd=repo, timeout=30, isolate_network=False)
+    # explicit options: a user's log.showSignature or color.ui cannot add text to what is parsed here
+    argv = ["git", "-c", "log.showSignature=false", "log", "-1", "--no-color", "--no-show-signature", "--format=%B"]
+    result = proc.run([*argv, head, "--"], cwd=repo, timeout=30, isolate_network=False)
     if not result.ok:
         raise ConfigError(f"cannot read the head commit's message: {result.describe()}: {result.stderr.strip()}")
     subject, _, message_body = result.stdout.strip().partition("\n")

@@ -3,7 +3,12 @@
     {"purpose", "repo", "head", "posted", "winner",
      "attempts": [{"model", "backend", "location", "status", "reason", "gates": [...], "seconds", "tokens",
                    "template", "prompt_sha256", "reply_sha256"}],
-     "suggestions": [...], "dropped": [...], "notes": [...]}
+     "suggestions": [...], "patch": "...", "comments": [{"path", "side", "start_line", "line", "body"}],
+     "leftovers": [{"reason", "path", "start_line", "line", "diff"}], "dropped": [...], "notes": [...]}
+
+``patch`` is the effective change the gates checked (plus ``patch_base64`` when it is not UTF-8); ``comments`` are
+the inline review comments exactly as the GitHub reporter would post them (bodies with their suggestion blocks,
+markers and provenance), ``leftovers`` what would go to the summary instead, with the reason.
 
 Gates have the shape of ``guardrail gate --json`` (name, status, summary, findings[{path, line, rule, message}],
 seconds). ``suggestions`` are the winner's only (what would be posted): for the review purpose its comments
@@ -12,10 +17,13 @@ seconds). ``suggestions`` are the winner's only (what would be posted): for the 
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 from bot.audit import gate_to_dict
+from bot.reporters.markers import MAX_COMMENT_CHARS
+from bot.reporters.suggestions import Provenance, ReviewPlan
 from bot.types import Attempt, Outcome, Suggestion
 
 
@@ -46,15 +54,52 @@ def suggestions_to_list(suggestion: Suggestion | None) -> list[dict[str, Any]]:
             "line": c.line,
             "start_line": c.start_line,
             "body": c.body,
+            "original": c.original,
             "suggestion": c.replacement,
         }
         for c in suggestion.comments
     ]
 
 
-def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
+def patch_fields(patch: str) -> dict[str, str]:
+    """``{"patch": text}``, plus ``patch_base64`` (the exact bytes) when the patch is not valid UTF-8 (patches are
+    carried as text decoded with surrogateescape)."""
+    data = patch.encode("utf-8", errors="surrogateescape")
+    try:
+        return {"patch": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"patch": data.decode("utf-8", errors="replace"), "patch_base64": base64.b64encode(data).decode()}
+
+
+def plan_to_dict(outcome: Outcome, plan: ReviewPlan) -> dict[str, Any]:
+    """The review as it would be posted: its inline comments (what ``ReviewReporter`` sends) and the leftovers."""
+    provenance = Provenance.of(outcome)
+    drafts = [p.draft(provenance) for p in plan.inline]
+    comments = [
+        {"path": d.path, "side": d.side, "start_line": d.start_line, "line": d.line, "body": d.body}
+        for d in drafts
+        if len(d.body) <= MAX_COMMENT_CHARS
+    ]
+    leftovers = [
+        {
+            "reason": item.reason,
+            "path": item.candidate.path if item.candidate else None,
+            "start_line": item.candidate.start_line if item.candidate else None,
+            "line": item.candidate.line if item.candidate else None,
+            "diff": item.diff,
+        }
+        for item in plan.leftovers
+    ]
+    return {"comments": comments, "leftovers": leftovers}
+
+
+def outcome_to_dict(outcome: Outcome, plan: ReviewPlan | None = None) -> dict[str, Any]:
     pr = outcome.pr
-    return {
+    posted = outcome.suggestion if outcome.posted else None
+    extra: dict[str, Any] = patch_fields(posted.patch) if posted is not None else {"patch": ""}
+    if plan is not None:
+        extra |= plan_to_dict(outcome, plan)
+    return extra | {
         "purpose": outcome.purpose,
         "repo": pr.repo_name or str(pr.repo),
         "head": pr.head_sha or pr.head,
@@ -67,6 +112,6 @@ def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def render(outcome: Outcome) -> str:
-    """The outcome as indented JSON text (ends without a newline)."""
-    return json.dumps(outcome_to_dict(outcome), indent=2)
+def render(outcome: Outcome, plan: ReviewPlan | None = None) -> str:
+    """The outcome as indented JSON text (ends without a newline); with ``plan``, the comments as posted."""
+    return json.dumps(outcome_to_dict(outcome, plan), indent=2)
