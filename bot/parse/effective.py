@@ -97,38 +97,86 @@ def inside(change: Change, start: int, end: int) -> bool:
     return start <= change.start and change.end <= end
 
 
+def _gaps(count: int, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The 1-based line ranges ``[a, b)`` outside ``spans`` (sorted, disjoint, inclusive); ``count`` lines in all."""
+    gaps, at = [], 1
+    for start, end in spans:
+        gaps.append((at, start))
+        at = end + 1
+    return [*gaps, (at, count + 1)]
+
+
+def split_new(
+    old_lines: Sequence[str], new_lines: Sequence[str], spans: Sequence[tuple[int, int]], hints: Sequence[int]
+) -> list[str] | None:
+    """The new text of each span (sorted, disjoint, 1-based inclusive line ranges of the old file) such that the
+    lines outside the spans stay as they are and the whole becomes ``new_lines``; None when there is no such split.
+    ``hints`` are the expected 0-based positions of the gaps after the first in ``new_lines`` (tried nearest first)."""
+    gaps = [list(old_lines[a - 1 : b - 1]) for a, b in _gaps(len(old_lines), spans)]
+
+    def fits(gap: list[str], at: int) -> bool:
+        return list(new_lines[at : at + len(gap)]) == gap
+
+    def place(index: int, at: int) -> list[int] | None:  # start of gaps[index:] in new_lines, from ``at`` on
+        gap = gaps[index]
+        if index == len(gaps) - 1:
+            at_end = len(new_lines) - len(gap)
+            return [at_end] if at_end >= at and fits(gap, at_end) else None
+        for where in sorted(range(at, len(new_lines) - len(gap) + 1), key=lambda w: (abs(w - hints[index - 1]), w)):
+            if fits(gap, where) and (rest := place(index + 1, where + len(gap))) is not None:
+                return [where, *rest]
+        return None
+
+    if not spans:
+        return [] if list(new_lines) == gaps[0] else None
+    starts = place(1, len(gaps[0])) if fits(gaps[0], 0) else None
+    if starts is None:
+        return None
+    ends = [0, *starts]
+    return ["".join(new_lines[ends[i] + len(gaps[i]) : starts[i]]) for i in range(len(spans))]
+
+
 def gated(suggestion: Suggestion, effective: str, read_file: Callable[[str], str | None]) -> Suggestion | str:
     """The suggestion as the gates checked it: its patch is the effective change, and each review comment's
     replacement is the exact new text of its lines read from that change (``original``: their text at the head).
 
-    Returns the reason instead when the effective change holds a change no comment covers (then what a maintainer
-    would commit from the comments is not what was checked). ``read_file`` gives a file at the head, lossless
-    (undecodable bytes as surrogate escapes).
+    The lines no comment covers must come out of the change as they were, and each comment's lines become what
+    stands between them in the gated file (a diff may show an edit of one line of two equal ones as the other's).
+    Returns the reason instead when that is not so (then what a maintainer would commit from the comments is not
+    what was checked). ``read_file`` gives a file at the head, lossless (undecodable bytes as surrogate escapes).
     """
     if suggestion.purpose == "patch":
         return replace(suggestion, patch=effective)
     per_file = file_changes(effective)
-    used: set[tuple[str, int]] = set()
+    new_text: dict[tuple[str, int, int], tuple[str, str]] = {}
+    paths = {c.path for c in suggestion.comments if c.replacement is not None}
+    for path in set(per_file) - paths:
+        return f"the gated change touches {path}, on which no comment has a suggestion"
+    for path in paths:
+        text = read_file(path)
+        if text is None:
+            return f"{path} is not a file at the head"
+        old_lines = split_lines(text)
+        changes = per_file.get(path, (None, []))[1]
+        gated_lines = split_lines(region(old_lines, changes, 1, len(old_lines))[1])
+        spans = sorted(
+            {
+                (c.start_line or c.line, c.line)
+                for c in suggestion.comments
+                if c.path == path and c.replacement is not None
+            }
+        )
+        # where each gap after a span is expected in the gated file: its old place, shifted by the changes before it
+        hints = [end + sum(len(split_lines(c.new)) - c.count for c in changes if c.start <= end) for _, end in spans]
+        parts = split_new(old_lines, gated_lines, spans, hints)
+        if parts is None:
+            return f"the gated change of {path} touches lines that no comment's suggestion covers"
+        for (start, end), part in zip(spans, parts, strict=True):
+            new_text[(path, start, end)] = ("".join(old_lines[start - 1 : end]), part)
     comments = []
     for comment in suggestion.comments:
-        if comment.replacement is None:
-            comments.append(comment)
-            continue
-        start = comment.start_line or comment.line
-        _, changes = per_file.get(comment.path, (None, []))
-        mine = [
-            (i, c) for i, c in enumerate(changes) if (comment.path, i) not in used and inside(c, start, comment.line)
-        ]
-        used.update((comment.path, i) for i, _ in mine)
-        text = read_file(comment.path)
-        if text is None:
-            return f"{comment.path} is not a file at the head"
-        old, new = region(split_lines(text), [c for _, c in mine], start, comment.line)
-        comments.append(replace(comment, replacement=new, original=old))
-    stray = [
-        (path, c) for path, (_, changes) in per_file.items() for i, c in enumerate(changes) if (path, i) not in used
-    ]
-    if stray:
-        path, change = stray[0]
-        return f"the gated change touches {path}:{change.start}, which no comment's suggestion covers"
+        if comment.replacement is not None:
+            old, new = new_text[(comment.path, comment.start_line or comment.line, comment.line)]
+            comment = replace(comment, replacement=new, original=old)
+        comments.append(comment)
     return replace(suggestion, patch=effective, comments=tuple(comments))
