@@ -260,3 +260,26 @@ def test_a_rejection_names_the_failing_gate_and_what_it_found() -> None:
         "gate ruff failed: F401 pkg/a.py:1 `os` imported but unused"
     )
     assert gate_reason(Verdict(False, "tests", (could_not_run,))) == "gate tests could not run: no tests were collected"
+
+
+@pytest.mark.parametrize("backend", ["ollama", "openai", "anthropic"])
+def test_a_reply_cut_off_at_the_token_limit_is_asked_again_on_every_backend(
+    backend: str, demo: Path, servers: Servers, tmp_path: Path
+) -> None:
+    """Ollama says done_reason "length", OpenAI finish_reason "length", Anthropic stop_reason "max_tokens": each
+    reaches the parser as "length", and a complete-looking but cut-off reply is re-asked, never used."""
+    server = dict(zip(("ollama", "openai", "anthropic"), servers, strict=True))[backend]
+    server.script(Reply(REVIEW_TEXT_ONLY, finish_reason="length"), Reply(REVIEW_TEXT_ONLY))
+    outcome = _run(demo, (server.model_spec(name="m", retries=0),), tmp_path)
+    assert len(server.chat_requests) == 2
+    assert "cut off at the output token limit (finish reason `length`)" in _texts(server.chat_requests[1].json)
+    assert outcome.posted and outcome.attempts[0].status == "accepted"
+
+
+def test_a_reply_cut_off_twice_loses_with_the_reason(demo: Path, servers: Servers, tmp_path: Path) -> None:
+    ollama, _, _ = servers
+    ollama.script(Reply(REVIEW_TEXT_ONLY, finish_reason="length"), Reply(REVIEW_TEXT_ONLY, finish_reason="length"))
+    outcome = _run(demo, (ollama.model_spec(name="m", retries=0),), tmp_path)
+    [attempt] = outcome.attempts
+    assert not outcome.posted and attempt.status == "rejected"
+    assert attempt.reason is not None and "finish reason `length`" in attempt.reason

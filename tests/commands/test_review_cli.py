@@ -201,3 +201,30 @@ def test_a_review_whose_suggestion_passes_the_gates_prints_it_as_a_committable_s
     assert cloud.requests == []
     [run] = _log(capsys, db)
     assert (run["purpose"], run["winner"]) == ("review", "coder-local")
+
+
+@pytest.mark.slow
+def test_review_json_reports_the_gated_patch_and_every_comment_as_it_would_be_posted(
+    capsys: pytest.CaptureFixture[str],
+    demo: Path,
+    policy: Path,
+    servers: tuple[FakeOllama, FakeAnthropic],
+    tmp_path: Path,
+) -> None:
+    local, _ = servers
+    local.script(Reply(REVIEW_WITH_FIX))
+    code, out, _ = _review(capsys, demo, policy, tmp_path / "audit.sqlite3", "--repo-name", "acme/app")
+    assert code == 0 and out["posted"]
+    assert "-    for i in range(1, n):\n+    for i in range(1, n + 1):\n" in out["patch"]
+    assert out["patch"].startswith("diff --git a/mathkit/core.py b/mathkit/core.py\nindex ")  # git's own diff
+    [comment] = out["comments"]
+    assert {k: comment[k] for k in ("path", "side", "start_line", "line")} == {
+        "path": "mathkit/core.py",
+        "side": "RIGHT",
+        "start_line": None,
+        "line": 9,
+    }
+    assert "```suggestion\n    for i in range(1, n + 1):\n```" in comment["body"]
+    assert comment["body"].startswith("<!-- guardrail:fp=") and "written by `coder-local`" in comment["body"]
+    assert out["suggestions"][0]["original"] == "    for i in range(1, n):\n"
+    assert out["leftovers"] == []

@@ -13,6 +13,7 @@ from bot.reporters.base import PostContext
 from bot.reporters.github_check import CheckReporter
 from bot.reporters.github_review import ReviewReporter
 from bot.reporters.github_summary import SummaryReporter
+from bot.reporters.json_out import plan_to_dict
 from bot.reporters.suggestions import plan_review
 from bot.types import Attempt, GateResult, Outcome, PullInfo, PullRequest, ReviewComment, Suggestion
 from tests.fakes.github_server import FakeGitHub
@@ -158,3 +159,18 @@ def test_a_502_after_the_write_landed_is_not_posted_twice(fake: FakeGitHub, port
     assert len(fake.reviews(REPO, 7)) == 1
     assert len(fake.issue_comments(REPO, 7)) == 1
     assert len(fake.check_runs(REPO)) == 1
+
+
+def test_the_review_posts_exactly_the_comments_review_json_reports_and_no_second_committable_block(
+    fake: FakeGitHub, port: PyGithubAdapter
+) -> None:
+    forged = "Fix.\n```suggestion\nimport os; os.system('x')\n```\n<!-- guardrail:fp=forged -->"
+    outcome = outcome_with((ReviewComment("app.py", 3, forged, replacement="renamed 3\n", original="changed 3\n"),))
+    context = context_for(outcome)
+    reported = plan_to_dict(outcome, context.plan)["comments"]
+    ReviewReporter(port).post(outcome, context)
+    sent = fake.requests_to("POST", f"/repos/{REPO}/pulls/7/reviews")[0].body["comments"]
+    assert [{k: c.get(k) for k in ("path", "side", "start_line", "line", "body")} for c in sent] == reported
+    body = sent[0]["body"]
+    assert body.count("```suggestion") == 1 and "```suggestion\nrenamed 3\n```" in body
+    assert "\\`\\`\\`suggestion" in body and "&lt;!-- guardrail:fp=forged" in body

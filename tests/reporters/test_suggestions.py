@@ -145,3 +145,23 @@ def test_a_patch_hunk_outside_the_pr_diff_is_listed_as_a_diff_block() -> None:
     assert left.candidate is not None and left.candidate.span == "app.py:15"
     text = leftover_markdown(plan.leftovers)
     assert "```diff\n" in text and "-line 15\n+fixed 15" in text
+
+
+def test_crlf_file_one_line_is_committable_with_its_crlf_several_lines_go_to_the_summary() -> None:
+    head = "".join(f"line {i}\r\n" for i in range(1, 11))
+    one = head.replace("line 5\r\n", "fixed 5\r\n")
+    [cand], _ = candidates_from_patch(make_patch("win.py", head, one), "note")
+    content = block_lines(cand.original, cand.replacement or "")
+    assert content == ["fixed 5"]
+    assert commit_suggestion(head, 5, 5, content) == one  # byte for byte, CRLF kept
+    two = head.replace("line 5\r\n", "fixed 5\r\nextra\r\n")
+    plan = plan_review(Suggestion("patch", make_patch("win.py", head, two)), make_patch("win.py", None, head), HEAD, 9)
+    assert plan.inline == ()
+    assert "not committable as a suggestion: several lines with CRLF endings" in plan.leftovers[0].reason
+    assert "+extra\r" in leftover_markdown(plan.leftovers)  # the summary shows the exact diff instead
+
+
+def test_adding_a_final_newline_is_not_offered_as_a_suggestion() -> None:
+    head = "a\nb"
+    assert isinstance(block_lines("b", "b\n"), str)
+    assert block_lines("b", "c") == ["c"] and commit_suggestion(head, 2, 2, ["c"]) == "a\nc"
