@@ -6,8 +6,10 @@ import importlib.util
 
 import pytest
 
+from bot.errors import ReplyParseError
 from bot.models import context, llamacpp, templates
 from bot.models.registry import create_model
+from bot.parse import parse_reply
 from bot.types import ChatMessage, ModelSpec
 
 pytestmark = [
@@ -69,3 +71,11 @@ def test_loaded_models_are_cached_per_path_and_context() -> None:
     assert isinstance(one, llamacpp.LlamaCppChat)
     assert isinstance(two, llamacpp.LlamaCppChat)
     assert one._model() is two._model()
+
+
+def test_a_reply_cut_at_max_tokens_says_length_so_the_parser_refuses_it() -> None:
+    model = create_model(SPEC, env={})
+    cut = model.complete(CHAT, max_tokens=3)
+    assert (cut.finish_reason, cut.completion_tokens) == ("length", 3)
+    with pytest.raises(ReplyParseError, match="finish reason `length`"):
+        parse_reply("review", cut.text, lambda _: None, pr_diff="", finish_reason=cut.finish_reason)
