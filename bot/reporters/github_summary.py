@@ -11,7 +11,7 @@ from bot.errors import GitHubError
 from bot.github.port import GitHubPort
 from bot.reporters.base import READ_ONLY_STATUSES, PostContext, ReportResult, verdict_of
 from bot.reporters.markers import MAX_COMMENT_CHARS, SUMMARY_MARKER, cap, is_summary, purpose_marker
-from bot.reporters.suggestions import Provenance, code_block, leftover_markdown
+from bot.reporters.suggestions import Provenance, code_block, leftover_markdown, neutralise
 from bot.types import Attempt, GateResult, Outcome, PostedComment
 
 _VERDICT_ICON = {"accepted": "✅", "rejected": "🚫", "error": "⚠️", "skipped": "⏭️"}
@@ -87,7 +87,13 @@ def render_summary(outcome: Outcome, context: PostContext) -> str:
         out += ["", "**Notes:**", *(f"- {_one_line(n, 500)}" for n in notes)]
     suggestion = outcome.suggestion
     if outcome.winner is not None and suggestion is not None and suggestion.summary.strip():
-        out += ["", "<details><summary>What the model said</summary>", "", suggestion.summary.strip(), "</details>"]
+        out += [
+            "",
+            "<details><summary>What the model said</summary>",
+            "",
+            neutralise(suggestion.summary.strip()),
+            "</details>",
+        ]
     return "\n".join(out) + "\n"
 
 
