@@ -30,9 +30,12 @@ def style_of(lines: Sequence[str]) -> str | None:
 
 
 def space_unit(lines: Sequence[str]) -> int:
-    """Spaces per indentation level: the largest of 4, 2 that divides every space indentation (1 if none does)."""
+    """Spaces per indentation level: the largest of 4, 2 that divides every even space indentation (2 if none does).
+
+    Odd widths (the `` * `` of a block comment, alignment) are not indentation levels and are left alone.
+    """
     widths = [len(_prefix(line)) for line in lines if line.strip() and _prefix(line) and TAB not in _prefix(line)]
-    return next((unit for unit in (4, 2) if all(width % unit == 0 for width in widths)), 1)
+    return next((unit for unit in (4, 2) if all(width % unit == 0 for width in widths if width % 2 == 0)), 2)
 
 
 def to_style(lines: Sequence[str], style: str | None, file_unit: int) -> list[str]:
@@ -45,7 +48,7 @@ def to_style(lines: Sequence[str], style: str | None, file_unit: int) -> list[st
     out = []
     for line in lines:
         prefix = _prefix(line)
-        if style == TAB and prefix and set(prefix) == {SPACE} and len(prefix) % unit == 0:
+        if style == TAB and prefix and set(prefix) == {SPACE} and len(prefix) % unit == 0:  # odd widths stay
             prefix = TAB * (len(prefix) // unit)
         elif style == SPACE and prefix and set(prefix) == {TAB}:
             prefix = SPACE * (file_unit * len(prefix))
@@ -56,6 +59,14 @@ def to_style(lines: Sequence[str], style: str | None, file_unit: int) -> list[st
 def fit(lines: Sequence[str], file_lines: Sequence[str]) -> list[str]:
     """``lines`` in the indentation style of ``file_lines`` (the file they go into)."""
     return to_style(lines, style_of(file_lines), space_unit(file_lines))
+
+
+def foreign(line: str, style: str | None) -> bool:
+    """True when ``line`` starts with the other indentation character than ``style``: a tab in a file indented with
+    spaces, or two spaces in a file indented with tabs (one space is a block comment's `` * ``, not indentation)."""
+    if style == SPACE:
+        return line.startswith(TAB)
+    return style == TAB and line.startswith(SPACE * 2)
 
 
 def check_added(path: str, before: str | None, after: str | None) -> None:
@@ -74,7 +85,7 @@ def check_added(path: str, before: str | None, after: str | None) -> None:
             continue
         for number in range(j1, j2):
             line = new[number]
-            if line.strip() and line.startswith(other):
+            if line.strip() and foreign(line, style):
                 name = "tabs" if style == TAB else "spaces"
                 raise ReplyParseError(
                     f"line {number + 1} of the edited {path} is indented with {'spaces' if other == SPACE else 'tabs'} "

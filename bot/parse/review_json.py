@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.errors import ReplyParseError
 from bot.parse.diff import hunk_range_ok, make_patch, new_side_lines, parse_diff, split_lines
+from bot.parse.indent import fit, foreign, style_of
 from bot.parse.workspace import ReadFile, bare, splice
 from bot.types import ReviewComment, Suggestion
 
@@ -338,6 +339,11 @@ def _suggestions(
             continue
         comment, first = placed, placed.start_line or placed.line
         where = _where(_Raw(comment.path, comment.line, comment.start_line, "", None))
+        new_lines = fit(replacement_lines(comment.replacement or ""), lines)  # the file's indentation style
+        if any(foreign(line, style_of(lines)) for line in new_lines if line.strip()):
+            dropped.append(f"{where}: the suggestion is indented unlike the file (tabs and spaces): not posted")
+            continue
+        comment = replace(comment, replacement="".join(line + "\n" for line in new_lines))
         clash = next((c for a, b, c in ranges.get(comment.path, []) if a <= comment.line and first <= b), None)
         if clash is not None:
             dropped.append(f"{where}: the suggestion overlaps the one at {clash.path}:{clash.start_line or clash.line}")

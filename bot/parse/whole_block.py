@@ -99,7 +99,7 @@ def _apply_fence(space: Workspace, lines: Sequence[str], fence: Fence) -> str | 
             return "whole-function"
     if _is_whole_file(text, code, python=path.endswith((".py", ".pyi"))):
         eol = eol_of(text)
-        edited = eol.join(code.split("\n")) + eol
+        edited = eol.join(fit(code.split("\n"), split_lines(text))) + eol
         if path.endswith((".py", ".pyi")):
             _still_python(path, text, edited, "whole-file")
         space.set_text(path, edited)

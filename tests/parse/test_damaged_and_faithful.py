@@ -170,3 +170,22 @@ def test_a_suggestion_whose_original_lines_are_nowhere_in_the_diff_is_dropped_no
                "suggestion": "            t += item"}  # fmt: skip
     patch, dropped = _review_patch(pr, [comment])
     assert patch == "" and "original lines are not there nor anywhere in the PR's diff" in dropped[0]
+
+
+def test_a_review_suggestion_written_with_spaces_takes_the_tab_files_tabs(tabs: PR) -> None:
+    result = parse_reply(
+        "review",
+        json.dumps([{"path": "src/tabs.py", "line": 5, "body": "Use +=.", "suggestion": "            t += item"}]),
+        tabs.read,
+        pr_diff=tabs.diff,
+    )
+    tabs.apply(result.suggestion.patch)
+    assert _bytes(tabs, "src/tabs.py") == TAB_FIXED.encode()
+
+
+def test_a_block_comment_in_a_tab_file_keeps_its_one_space(tmp_path: Path) -> None:
+    c_file = "int f(void)\n{\n\treturn 0;\n}\n"
+    tabs = make_pr(tmp_path, {"f.c": c_file + "\n"}, {"f.c": c_file})
+    reply = "f.c\n```c\n<<<<<<< SEARCH\nint f(void)\n=======\n/*\n * Zero.\n */\nint f(void)\n>>>>>>> REPLACE\n```\n"
+    tabs.parse_patch(reply)
+    assert _bytes(tabs, "f.c") == b"/*\n * Zero.\n */\n" + c_file.encode()

@@ -382,7 +382,7 @@ def test_review_keeps_a_comment_in_the_diff_and_drops_one_outside_it(pr: PR) -> 
 ]
 ```"""
     comments, dropped, patch = review(pr, reply)
-    assert comments == [("src/shop.py", 21, None, "            t += item")]
+    assert comments == [("src/shop.py", 21, None, "            t += item\n")]  # each line with its end
     assert dropped == ("src/shop.py:12: not a line on the new side of the PR's diff",)
     pr.apply(patch)
     assert shop(pr) == FIXED
@@ -498,7 +498,7 @@ def test_review_json_with_raw_newlines_stray_backslashes_and_numbered_lines(pr: 
     comments, dropped, patch = review(pr, reply)
     assert dropped == ()
     assert comments[0][:3] == ("src/shop.py", 10, None)
-    assert comments[1][3] == "    return \"Hello \" + re.sub(r'\\d', '', name)"
+    assert comments[1][3] == "    return \"Hello \" + re.sub(r'\\d', '', name)\n"
     pr.apply(patch)
     assert "    return \"Hello \" + re.sub(r'\\d', '', name)\n" in shop(pr)
 
