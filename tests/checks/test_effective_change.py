@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,8 +40,6 @@ def _gate_json(repo: GitRepo, patch: bytes, capsys: pytest.CaptureFixture[str]) 
 def _bytes_diff(repo: GitRepo, files: dict[str, bytes]) -> bytes:
     for name, data in files.items():
         (repo.path / name).write_bytes(data)
-    import subprocess
-
     done = subprocess.run(["git", "diff", "HEAD"], cwd=repo.path, capture_output=True, check=True)
     repo.git("checkout", "--", ".")
     return done.stdout
@@ -87,6 +86,8 @@ def test_a_users_git_config_cannot_change_what_is_parsed(
     clean_global.write_text("")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(clean_global))
     expected = worktree.diff(repo.path, "main~1", "main")
+    (repo.path / "src/app.py").write_text("a = 1\n\nb = 4\n")
+    expected_effective = worktree.effective_change(repo.path)
     external = tmp_path / "external.sh"
     external.write_text("#!/bin/sh\necho EXTERNAL DIFF\n")
     external.chmod(0o755)
@@ -95,6 +96,8 @@ def test_a_users_git_config_cannot_change_what_is_parsed(
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(hostile))
     got = worktree.diff(repo.path, "main~1", "main")
     assert got == expected
+    assert worktree.effective_change(repo.path) == expected_effective
+    assert expected_effective.startswith(b"diff --git a/src/app.py b/src/app.py\n")
     files = parse_diff(got)
     assert [f.new_path for f in files] == ["src/app.py", "src/naïve name.py"]
     assert "\x1b[" not in got and "EXTERNAL" not in got and "B = 3" not in got
