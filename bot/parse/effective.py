@@ -8,6 +8,7 @@ texts here are exact: ``old`` and ``new`` include every line ending.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -117,6 +118,7 @@ def split_new(
     def fits(gap: list[str], at: int) -> bool:
         return list(new_lines[at : at + len(gap)]) == gap
 
+    @functools.cache
     def place(index: int, at: int) -> list[int] | None:  # start of gaps[index:] in new_lines, from ``at`` on
         gap = gaps[index]
         if index == len(gaps) - 1:
@@ -150,8 +152,9 @@ def gated(suggestion: Suggestion, effective: str, read_file: Callable[[str], str
     per_file = file_changes(effective)
     new_text: dict[tuple[str, int, int], tuple[str, str]] = {}
     paths = {c.path for c in suggestion.comments if c.replacement is not None}
-    for path in set(per_file) - paths:
-        return f"the gated change touches {path}, on which no comment has a suggestion"
+    stray = sorted(set(per_file) - paths)
+    if stray:
+        return f"the gated change touches {stray[0]}, on which no comment has a suggestion"
     for path in paths:
         text = read_file(path)
         if text is None:
