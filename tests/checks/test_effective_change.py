@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,3 +103,20 @@ def test_a_users_git_config_cannot_change_what_is_parsed(
     assert [f.new_path for f in files] == ["src/app.py", "src/naïve name.py"]
     assert "\x1b[" not in got and "EXTERNAL" not in got and "B = 3" not in got
     assert files[0].hunks[0].lines == (" a = 1", " ", "-b = 2", "+b = 3")
+
+
+def test_gate_patch_from_stdin_is_read_as_bytes(make_repo: Callable[..., GitRepo], tmp_path: Path) -> None:
+    repo = make_repo({"README.md": "x\n", "tests/test_ok.py": "def test_ok():\n    pass\n"})
+    (repo.path / "win.txt").write_bytes(CRLF)
+    repo.git("add", "-A")
+    repo.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "crlf")
+    patch = _bytes_diff(repo, {"win.txt": b"first\r\nsecond\r\nTHIRD \xff\r\n"})
+    config = tmp_path / "guardrail.yml"
+    config.write_text(CONFIG)
+    argv = ["gate", "--repo", str(repo.path), "--base", "main", "--head", "main", "--patch", "-", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", *argv, "--config", str(config)], input=patch, capture_output=True, timeout=120
+    )
+    out = json.loads(done.stdout)
+    assert (done.returncode, out["verdict"]) == (0, "accept"), done.stderr
+    assert base64.b64decode(out["patch_base64"]) == patch
