@@ -147,7 +147,8 @@ def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> Tried:
     except GateError as exc:
         return done("error", f"error: GateError: {exc}", suggestion=suggestion)
     if verdict.accepted:
-        checked = gated(suggestion, verdict.patch, job.read_file)
+        # what is posted comes from the effective change the gates read back, never from the parser's text
+        checked = gated(suggestion, verdict.patch, job.read_file) if verdict.patch.strip() else "no effective change"
         if isinstance(checked, str):
             return done("rejected", f"gated: {checked}", gates=verdict.gates, suggestion=suggestion)
         parsed = replace(parsed, suggestion=checked)

@@ -7,7 +7,7 @@ the gate-running flows (a local patch failing the tests, the cloud fallback) are
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from bot.prompts import build_messages
 from bot.router import gate_reason
 from bot.types import Finding, GateResult, GateSettings, ModelSpec, Outcome, PullRequest, Resolution, Verdict
 from checks import worktree
-from tests.demo_pr import NOT_PARSEABLE, REVIEW_TEXT_ONLY, build_demo
+from tests.demo_pr import NOT_PARSEABLE, REVIEW_TEXT_ONLY, REVIEW_WITH_FIX, build_demo
 from tests.fakes.model_servers import FakeAnthropic, FakeOllama, FakeOpenAI, Reply
 
 Servers = tuple[FakeOllama, FakeOpenAI, FakeAnthropic]
@@ -283,3 +283,40 @@ def test_a_reply_cut_off_twice_loses_with_the_reason(demo: Path, servers: Server
     [attempt] = outcome.attempts
     assert not outcome.posted and attempt.status == "rejected"
     assert attempt.reason is not None and "finish reason `length`" in attempt.reason
+
+
+def _gates_returning(effective: str) -> Callable[..., Verdict]:
+    def gates(*args: object, **kwargs: object) -> Verdict:
+        return Verdict(True, None, (GateResult("apply", "pass", "applied"),), patch=effective)
+
+    return gates
+
+
+@pytest.mark.parametrize(
+    ("effective", "reason"),
+    [
+        ("", "gated: no effective change"),
+        (
+            "diff --git a/mathkit/core.py b/mathkit/core.py\n--- a/mathkit/core.py\n+++ b/mathkit/core.py\n"
+            "@@ -1 +1 @@\n-x\n+y\n",
+            "gated: the gated change of mathkit/core.py touches lines that no comment's suggestion covers",
+        ),
+    ],
+)
+def test_an_accepted_verdict_whose_effective_change_is_not_the_comments_is_not_posted(
+    demo: Path, servers: Servers, tmp_path: Path, effective: str, reason: str
+) -> None:
+    ollama, _, _ = servers
+    ollama.script(Reply(REVIEW_WITH_FIX))
+    resolution = Resolution("review", None, (ollama.model_spec(name="m", retries=0),), cloud_allowed=False)
+    pr = PullRequest(repo=demo, base="main", head="pr")
+    outcome = pipeline.run(
+        pr,
+        "review",
+        resolution=resolution,
+        gate_settings=GateSettings(),
+        model_factory=Factory(),
+        gates=_gates_returning(effective),
+    )
+    [attempt] = outcome.attempts
+    assert not outcome.posted and (attempt.status, attempt.reason) == ("rejected", reason)
