@@ -10,6 +10,7 @@ from bot.reporters.suggestions import (
     commit_suggestion,
     fence_for,
     leftover_markdown,
+    neutralise,
     plan_review,
     suggestion_block,
 )
@@ -165,3 +166,10 @@ def test_adding_a_final_newline_is_not_offered_as_a_suggestion() -> None:
     head = "a\nb"
     assert isinstance(block_lines("b", "b\n"), str)
     assert block_lines("b", "c") == ["c"] and commit_suggestion(head, 2, 2, ["c"]) == "a\nc"
+
+
+def test_no_fence_survives_in_a_comments_free_text() -> None:
+    for text in ("~~~suggestion\nx\n~~~", "  ```suggestion\nx\n```", "> ```suggestion\n> x\n> ```", "- ````suggestion"):
+        out = neutralise(text)
+        assert "```" not in out.replace("\\`", "") and "~~~" not in out.replace("\\~", "")
+        assert out.replace("\\", "") == text  # the words are all still there
