@@ -33,6 +33,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bot.errors import ConfigError
+from bot.models.keys import GITHUB_TOKEN_NAMES, GITHUB_TOKEN_PREFIXES, github_token_reason
 from bot.models.templates import TEMPLATES
 from bot.policy_problems import Lines, Problem, problem_at, raise_problems, text_problems
 from bot.types import PURPOSES, Location, ModelSpec, Purpose
@@ -44,10 +45,25 @@ Backend = Literal["openai", "ollama", "anthropic", "llamacpp"]
 URL_BACKENDS: tuple[str, ...] = ("openai", "ollama", "anthropic")
 _URL_PATTERN = r"^https?://[^\s/@]+([/?#]\S*)?$"
 _ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-# Tokens a model server must never receive, even if a policy names them as a model's key.
-_FORBIDDEN_KEY_ENVS = ("GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 RepoGlob = Annotated[str, StringConstraints(pattern=r"^(\*|[^/\s]+/[^/\s]+)$")]
+
+
+def _any_case(text: str) -> str:
+    """A JSON Schema (ECMA 262) pattern matching ``text`` in any letter case: no inline flags there."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+# api_key_env: a variable name that is not one of GitHub's tokens (bot.models.keys).
+_API_KEY_ENV_SCHEMA: dict[str, Any] = {
+    "pattern": _ENV_NAME_PATTERN,
+    "not": {
+        "anyOf": [
+            {"enum": sorted(GITHUB_TOKEN_NAMES)},
+            {"pattern": "^(" + "|".join(_any_case(p) for p in GITHUB_TOKEN_PREFIXES) + ")"},
+        ]
+    },
+}
 # A mapping keyed by a pattern: the schema must reject keys that miss the pattern, as the model does.
 _NO_OTHER_KEYS: dict[str, Any] = {"additionalProperties": False}
 
@@ -89,7 +105,7 @@ class ModelEntry(_Strict):
         None,
         description="Name of the environment variable that holds the API key. Never the key itself, and never the "
         "GitHub token.",
-        json_schema_extra={"pattern": _ENV_NAME_PATTERN, "not": {"enum": list(_FORBIDDEN_KEY_ENVS)}},
+        json_schema_extra=_API_KEY_ENV_SCHEMA,
     )
     context_length: int = Field(8192, gt=0, description="Tokens the model can read and write in one request.")
     max_output_tokens: int = Field(
@@ -117,13 +133,17 @@ class ModelEntry(_Strict):
     @field_validator("api_key_env")
     @classmethod
     def _env_name(cls, name: str | None) -> str | None:
+        reason = github_token_reason(name) if name is not None else None
+        if reason is not None:
+            raise PydanticCustomError(
+                "github_token",
+                "{reason}; a model server must never receive it. Name the variable that holds this model's own key "
+                "(like ANTHROPIC_API_KEY)",
+                {"reason": reason},
+            )
         if name is not None and not re.fullmatch(_ENV_NAME_PATTERN, name):
             raise PydanticCustomError(
                 "env_name", "must be the name of an environment variable (like ANTHROPIC_API_KEY), never the key"
-            )
-        if name in _FORBIDDEN_KEY_ENVS:
-            raise PydanticCustomError(
-                "env_name", "{name} is GitHub's token; a model server must never receive it", {"name": name}
             )
         return name
 
@@ -250,7 +270,7 @@ def _cross_check(data: object, where: str, lines: Lines) -> list[Problem]:
     models = data.get("models")
     known = [str(name) for name in models] if isinstance(models, dict) else []
     repos = data.get("repos")
-    problems = []
+    problems = _shared_key_problems(models if isinstance(models, dict) else {}, where, lines)
     for purpose in PURPOSES:
         top = _names_at(data, "purposes", purpose, "allow") or []
         problems += _list_problems(top, known, known, ("purposes", purpose, "allow"), where, lines)
@@ -258,6 +278,26 @@ def _cross_check(data: object, where: str, lines: Lines) -> list[Problem]:
             narrowing = _names_at(repos, glob, "purposes", purpose, "allow")
             loc = ("repos", str(glob), "purposes", purpose, "allow")
             problems += _list_problems(narrowing or [], known, top, loc, where, lines)
+    return problems
+
+
+def _shared_key_problems(models: dict[Any, Any], where: str, lines: Lines) -> list[Problem]:
+    """A local model that names the key variable of a cloud model would send that cloud key to a local server."""
+    entries = {str(name): entry for name, entry in models.items() if isinstance(entry, dict)}
+    cloud_keys = {
+        entry.get("api_key_env"): name
+        for name, entry in entries.items()
+        if entry.get("location") == "cloud" and entry.get("api_key_env")
+    }
+    problems = []
+    for name, entry in entries.items():
+        key = entry.get("api_key_env")
+        if entry.get("location") == "local" and key in cloud_keys:
+            message = (
+                f"{key} is the key of the cloud model {cloud_keys[key]!r}; a local server must not receive a cloud "
+                "key. Give this model its own variable, or none"
+            )
+            problems.append(problem_at(where, ("models", name, "api_key_env"), lines, message))
     return problems
 
 

@@ -57,5 +57,5 @@ class AnthropicChat(HttpChatModel):
         return Hints(
             unreachable="is the network up, and is the model's url right (https://api.anthropic.com)?",
             not_found=f"is {self.spec.model!r} a Claude model id your key can use?",
-            unauthorized=f"Anthropic rejected the key; check ${self.spec.api_key_env or DEFAULT_KEY_ENV}",
+            unauthorized=f"Anthropic rejected the key; check ${self.spec.api_key_env}",
         )

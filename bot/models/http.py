@@ -1,5 +1,8 @@
 """What the HTTP backends share: one POST with timeouts, retries with backoff, and errors that say the likely cause.
 
+Proxies: a ``local`` model is reached directly, never through ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` (httpx
+``trust_env=False``); a ``cloud`` model honours them (a company proxy is how such traffic usually leaves).
+
 Retries: 429, 5xx and connection errors are retried ``spec.retries`` times, with exponential backoff and jitter,
 waiting at least ``Retry-After`` seconds when the server sends it (capped at ``RetryPolicy.max_delay``). Other 4xx
 are never retried. Timeouts are not retried either: a model that did not answer in ``spec.timeout`` seconds is
@@ -79,7 +82,11 @@ class HttpChatModel:
         self.spec = spec
         self.url = url.rstrip("/")
         self.api_key = api_key
-        self._client = client if client is not None else httpx.Client()
+        if client is not None and spec.location == "local" and client.trust_env:
+            raise ValueError(f"{spec.name}: a local model's HTTP client must be built with trust_env=False")
+        # A local model never goes through an environment proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) nor gets .netrc
+        # credentials: its prompt holds the repository's code, which must stay on machines the admin controls.
+        self._client = client if client is not None else httpx.Client(trust_env=spec.location != "local")
         self._owns_client = client is None
         self._retry = retry if retry is not None else RetryPolicy()
 

@@ -54,5 +54,9 @@ class OpenAIChat(HttpChatModel):
                 "vLLM: `vllm serve`); the URL must end in /v1"
             ),
             not_found=f"does the URL end in /v1, and does the server serve a model called {self.spec.model!r}?",
-            unauthorized=f"the server rejected the API key; check ${self.spec.api_key_env or 'OPENAI_API_KEY'}",
+            unauthorized=(
+                f"the server rejected the API key; check ${self.spec.api_key_env}"
+                if self.spec.api_key_env
+                else "the server wants an API key; name its variable in the model's api_key_env"
+            ),
         )

@@ -19,6 +19,7 @@ from bot.errors import ConfigError, ModelUnavailable
 from bot.models import anthropic, llamacpp, ollama, openai
 from bot.models.base import ChatModel
 from bot.models.http import RetryPolicy
+from bot.models.keys import api_key_for
 from bot.types import ModelSpec
 
 
@@ -26,30 +27,38 @@ def _create_openai(
     spec: ModelSpec, *, env: Mapping[str, str], client: httpx.Client | None, retry: RetryPolicy | None, **_: Any
 ) -> ChatModel:
     url = spec.url or openai.DEFAULT_URL
-    key_env = spec.api_key_env or "OPENAI_API_KEY"
-    key = env.get(key_env) or None
+    key = api_key_for(spec, env)
     if key is None and not is_loopback(url):
-        raise ModelUnavailable(
-            f"{spec.name}: ${key_env} is not set; {url} is not on this machine, so it needs an API key "
-            f"(set {key_env}, or name another variable in the model's api_key_env)"
-        )
+        if spec.api_key_env:
+            raise ModelUnavailable(
+                f"{spec.name}: ${spec.api_key_env} is not set; {url} is not on this machine, so it needs an API key"
+            )
+        if spec.location == "cloud":
+            raise ModelUnavailable(
+                f"{spec.name}: {url} needs an API key and the policy names none; set the model's api_key_env to the "
+                "variable that holds it (for example OPENAI_API_KEY)"
+            )
     return openai.OpenAIChat(spec, url=url, api_key=key, client=client, retry=retry)
 
 
 def _create_ollama(
     spec: ModelSpec, *, env: Mapping[str, str], client: httpx.Client | None, retry: RetryPolicy | None, **_: Any
 ) -> ChatModel:
-    key = env.get(spec.api_key_env) if spec.api_key_env else None
+    key = api_key_for(spec, env)
     return ollama.OllamaChat(spec, url=spec.url or ollama.DEFAULT_URL, api_key=key, client=client, retry=retry)
 
 
 def _create_anthropic(
     spec: ModelSpec, *, env: Mapping[str, str], client: httpx.Client | None, retry: RetryPolicy | None, **_: Any
 ) -> ChatModel:
-    key_env = spec.api_key_env or anthropic.DEFAULT_KEY_ENV
-    key = env.get(key_env)
+    if not spec.api_key_env:
+        raise ModelUnavailable(
+            f"{spec.name}: the Anthropic API needs a key and the policy names none; set the model's api_key_env "
+            f"(for example {anthropic.DEFAULT_KEY_ENV})"
+        )
+    key = api_key_for(spec, env)
     if not key:
-        raise ModelUnavailable(f"{spec.name}: ${key_env} is not set; the Anthropic API needs a key")
+        raise ModelUnavailable(f"{spec.name}: ${spec.api_key_env} is not set; the Anthropic API needs a key")
     return anthropic.AnthropicChat(spec, url=spec.url or anthropic.DEFAULT_URL, api_key=key, client=client, retry=retry)
 
 

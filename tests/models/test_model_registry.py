@@ -41,9 +41,11 @@ def test_a_remote_openai_url_needs_the_key_named_in_the_spec() -> None:
     create_model(remote, env={"VLLM_TOKEN": "t"}).close()
 
 
-def test_openai_itself_needs_openai_api_key_by_default() -> None:
-    with pytest.raises(ModelUnavailable, match=r"\$OPENAI_API_KEY is not set"):
-        create_model(spec(url=""), env={})
+def test_a_cloud_openai_entry_must_name_its_key_no_default_variable_is_read() -> None:
+    with pytest.raises(
+        ModelUnavailable, match=r"needs an API key and the policy names none; set the model's api_key_env"
+    ):
+        create_model(spec(url="", location="cloud"), env={"OPENAI_API_KEY": "sk-would-leak"})
 
 
 def test_a_loopback_openai_server_needs_no_key() -> None:
@@ -52,7 +54,9 @@ def test_a_loopback_openai_server_needs_no_key() -> None:
 
 def test_anthropic_needs_its_key() -> None:
     with pytest.raises(ModelUnavailable, match=r"\$ANTHROPIC_API_KEY is not set"):
-        create_model(spec(backend="anthropic", location="cloud"), env={})
+        create_model(spec(backend="anthropic", location="cloud", api_key_env="ANTHROPIC_API_KEY"), env={})
+    with pytest.raises(ModelUnavailable, match=r"the policy names none; set the model's api_key_env"):
+        create_model(spec(backend="anthropic", location="cloud"), env={"ANTHROPIC_API_KEY": "k"})
 
 
 @pytest.mark.parametrize(
