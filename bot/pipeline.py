@@ -26,7 +26,7 @@ from checks import worktree
 from checks.engine import run_gates
 
 # Exclusion reasons that mean "this cloud model was left out because code may not leave" (from bot.policy).
-_CLOUD_REASON_MARKERS = ("local-only", "cloud fallback off")
+_CLOUD_REASON_MARKERS = ("local-only", "cloud fallback off", "repository name unknown")
 SOURCE_SUFFIXES = (".py",)
 
 

@@ -166,7 +166,15 @@ def _repo_list_problems(
     return problems
 
 
-def _cloud_reason(admin: AdminPolicy, match: RepoMatch | None, config: RepoConfig, where: str) -> str | None:
+UNKNOWN_NAME_REASON = (
+    "repository name unknown while the admin policy names repositories (it could be one marked local-only); "
+    "pass --repo-name owner/name or give the checkout an origin remote"
+)
+
+
+def _cloud_reason(
+    admin: AdminPolicy, match: RepoMatch | None, config: RepoConfig, where: str, repo_name: str | None
+) -> str | None:
     """Why no cloud model may be asked here, or None when the fallback is allowed."""
     if admin.local_only:
         return "local-only repository (the admin policy's local_only)"
@@ -178,6 +186,8 @@ def _cloud_reason(admin: AdminPolicy, match: RepoMatch | None, config: RepoConfi
         return f"cloud fallback off by the admin policy for {match.glob!r}"
     if not config.cloud_fallback:
         return f"cloud fallback off in {where}"
+    if not repo_name and admin.repos:
+        return UNKNOWN_NAME_REASON
     return None
 
 
@@ -203,7 +213,7 @@ def resolve(
     allowed = _admin_allowed(admin, match, purpose)
     listed = repo_config.purposes.get(purpose)
     preference = list(listed.models) if listed and listed.models else allowed
-    cloud_reason = _cloud_reason(admin, match, repo_config, where)
+    cloud_reason = _cloud_reason(admin, match, repo_config, where, repo_name)
     enabled = listed is None or listed.enabled
 
     excluded: list[Exclusion] = []

@@ -179,9 +179,15 @@ def test_equally_specific_globs_are_an_error_not_a_guess() -> None:
         _resolve(admin, None, "acme/web")
 
 
-def test_without_a_repository_name_only_the_top_level_applies(admin: AdminPolicy) -> None:
+def test_without_a_repository_name_no_cloud_model_is_asked_when_the_admin_names_repositories(
+    admin: AdminPolicy,
+) -> None:
     resolution = _resolve(admin, None, None)
-    assert _names(resolution) == ["coder-local", "small-local", "coder-cloud"]
+    assert admin.repos  # the fixture policy names repositories
+    assert _names(resolution) == ["coder-local", "small-local"]
+    assert not resolution.cloud_allowed
+    reasons = {e.model: e.reason for e in resolution.excluded}
+    assert reasons["coder-cloud"].startswith("repository name unknown while the admin policy names repositories")
 
 
 # --- loading the admin policy: every problem, with file, line and key path ------------------------------------

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from bot.config import REPO_CONFIG_PATH, RepoConfig
 from bot.errors import ConfigError
+from bot.identity import repo_identity
 from bot.policy import (
     SCHEMA_FILES,
     AdminPolicy,
@@ -66,7 +67,11 @@ def _source_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", type=Path, metavar="PATH", help="git repository whose config to read (default: .)")
     parser.add_argument("--base", default=None, metavar="REV", help="revision to read the config from (default: HEAD)")
     parser.add_argument("--repo-config", type=Path, metavar="FILE", help="a config file instead of --repo/--base")
-    parser.add_argument("--repo-name", metavar="OWNER/NAME", help="selects the admin policy's repos entry")
+    parser.add_argument(
+        "--repo-name",
+        metavar="OWNER/NAME",
+        help="selects the admin policy's repos entry (default: from the origin remote of --repo)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,7 +112,10 @@ def _explain(args: argparse.Namespace) -> int:
     assert source is not None  # explain always reads one (default: HEAD of .)
     text, where = source
     config, lines = load_repo_config_with_lines(text, where)
-    resolution = resolve(admin, config, args.repo_name, args.purpose, repo_config_where=where, repo_config_lines=lines)
+    repo_name = (
+        repo_identity(args.repo or Path("."), args.repo_name).name if args.repo_config is None else args.repo_name
+    )
+    resolution = resolve(admin, config, repo_name, args.purpose, repo_config_where=where, repo_config_lines=lines)
     if args.json:
         print(json.dumps(explain_json(resolution), indent=2))
     else:

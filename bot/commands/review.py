@@ -23,6 +23,7 @@ from bot.audit import AuditLog, default_path
 from bot.config import REPO_CONFIG_PATH
 from bot.errors import ConfigError
 from bot.github.action_settings import DEFAULT_MAX_INLINE
+from bot.identity import repo_identity
 from bot.models.base import ChatModel
 from bot.models.registry import create_model
 from bot.policy import load_admin_policy, load_repo_config_with_lines, resolve
@@ -46,7 +47,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--admin-policy", type=Path, metavar="FILE", help="default: $GUARDRAIL_ADMIN_POLICY, else the embedded model"
     )
-    parser.add_argument("--repo-name", metavar="OWNER/NAME", help="selects the admin policy's repos entry")
+    parser.add_argument(
+        "--repo-name",
+        metavar="OWNER/NAME",
+        help="selects the admin policy's repos entry (default: from the origin remote)",
+    )
     parser.add_argument("--title", default=None, help="the PR's title (default: the head commit's subject)")
     parser.add_argument("--body", default=None, help="the PR's description (default: the head commit's body)")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
@@ -75,13 +80,14 @@ def run(args: argparse.Namespace) -> int:
     head_sha = worktree.resolve(repo, args.head)
     where = f"{args.base}:{REPO_CONFIG_PATH}"
     repo_config, lines = load_repo_config_with_lines(worktree.read_file_at(repo, base_sha, REPO_CONFIG_PATH), where)
-    resolution = resolve(admin, repo_config, args.repo_name, purpose, repo_config_where=where, repo_config_lines=lines)
+    repo_name = repo_identity(repo, args.repo_name).name
+    resolution = resolve(admin, repo_config, repo_name, purpose, repo_config_where=where, repo_config_lines=lines)
     title, body = _title_and_body(repo, head_sha, args.title, args.body)
     pr = PullRequest(
         repo=repo,
         base=args.base,
         head=args.head,
-        repo_name=args.repo_name,
+        repo_name=repo_name,
         title=title,
         body=body,
         base_sha=base_sha,

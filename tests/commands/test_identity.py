@@ -1,0 +1,97 @@
+"""Identity fails closed: the repository's name comes from --repo-name, the event, or the origin remote; unknown while
+the admin policy names repositories means no cloud model is asked, and the notes say why."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.identity import repo_name_from_remote
+from tests.demo_pr import admin_policy, build_demo
+from tests.fakes.model_servers import FakeAnthropic, FakeOllama
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("https://github.com/acme/secret.git", "acme/secret"),
+        ("https://github.com/acme/secret", "acme/secret"),
+        ("https://github.com/acme/secret/", "acme/secret"),
+        ("https://x-access-token:ghs_abc@github.com/acme/secret.git", "acme/secret"),
+        ("http://ghe.example.com/acme/secret.git", "acme/secret"),
+        ("git@github.com:acme/secret.git", "acme/secret"),
+        ("github.com:acme/secret", "acme/secret"),
+        ("ssh://git@github.com/acme/secret.git", "acme/secret"),
+        ("ssh://git@ghe.example.com:2222/acme/secret.git", "acme/secret"),
+        ("git://github.com/acme/secret.git", "acme/secret"),
+        ("/srv/git/secret.git", None),
+        ("file:///srv/git/acme/secret.git", None),
+        ("../secret", None),
+        ("https://gitlab.com/group/sub/secret.git", None),
+        ("https://github.com/acme", None),
+    ],
+)
+def test_remote_url_forms(url: str, name: str | None) -> None:
+    assert repo_name_from_remote(url) == name
+
+
+@pytest.fixture
+def servers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[FakeOllama, FakeAnthropic]]:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("GUARDRAIL_CACHE_DIR", str(tmp_path / "baselines"))
+    monkeypatch.delenv("GUARDRAIL_ADMIN_POLICY", raising=False)
+    with FakeOllama() as local, FakeAnthropic() as cloud:
+        local.script(FakeOllama.error(500, "the local model crashed"))  # so the cloud would be next
+        yield local, cloud
+
+
+def _review(
+    tmp_path: Path, servers: tuple[FakeOllama, FakeAnthropic], origin: str | None, capsys: pytest.CaptureFixture[str]
+) -> dict[str, object]:
+    local, cloud = servers
+    repo = build_demo(tmp_path / "repo")
+    if origin is not None:
+        subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", origin], check=True)
+    policy = admin_policy(tmp_path / "admin.yml", local.url, cloud.url)
+    argv = ["review", "--repo", str(repo), "--base", "main", "--head", "pr", "--admin-policy", str(policy)]
+    assert main([*argv, "--audit-db", str(tmp_path / "audit.db"), "--json", "--quiet"]) == 0
+    out: dict[str, object] = json.loads(capsys.readouterr().out)
+    return out
+
+
+def test_the_origin_remote_names_a_local_only_repository(
+    tmp_path: Path, servers: tuple[FakeOllama, FakeAnthropic], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _review(tmp_path, servers, "git@github.com:acme/secret.git", capsys)
+    assert servers[1].requests == []
+    assert out["repo"] == "acme/secret"
+    notes = out["notes"]
+    assert isinstance(notes, list)
+    assert "cloud fallback not allowed: local-only repository" in notes
+    assert "coder-cloud not asked: local-only repository (admin policy for 'acme/secret')" in notes
+
+
+def test_no_name_at_all_while_the_policy_names_repositories_asks_no_cloud_model(
+    tmp_path: Path, servers: tuple[FakeOllama, FakeAnthropic], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _review(tmp_path, servers, None, capsys)
+    assert servers[1].requests == []
+    notes = out["notes"]
+    assert isinstance(notes, list)
+    assert (
+        "coder-cloud not asked: repository name unknown while the admin policy names repositories (it could be one "
+        "marked local-only); pass --repo-name owner/name or give the checkout an origin remote"
+    ) in notes
+
+
+def test_an_origin_naming_another_repository_still_gets_the_cloud_fallback(
+    tmp_path: Path, servers: tuple[FakeOllama, FakeAnthropic], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _review(tmp_path, servers, "https://github.com/acme/app.git", capsys)
+    assert out["repo"] == "acme/app"
+    assert servers[1].chat_requests  # the checks above can fail: the cloud is asked when it is allowed
