@@ -74,23 +74,40 @@ def ensure_commits(repo: Path, pull: PullInfo, token: str = "") -> None:
             )
 
 
+def _inside(repo: Path, value: str) -> str | None:
+    """``value`` as a path relative to the checkout when it lies inside it, judged without following any link of the
+    PR's working tree (lexically); None when it lies outside."""
+    root = os.path.normpath(os.path.abspath(repo))
+    full = os.path.normpath(value if os.path.isabs(value) else os.path.join(root, value))
+    if full != root and not full.startswith(root + os.sep):
+        return None
+    relative = os.path.relpath(full, root)
+    return None if relative == "." else Path(relative).as_posix()
+
+
 def admin_policy_at_base(value: str, repo: Path, base_sha: str) -> AdminPolicy:
-    """The ``admin-policy`` input. A path inside the repository (relative, or absolute under the checkout) is read
-    at the base revision, so a PR cannot edit the policy that judges it; an absolute path outside the checkout,
-    inline YAML, or empty (the default) is taken as given."""
+    """The ``admin-policy`` input; never read from the PR's working tree.
+
+    Several lines: inline YAML. One line naming a path inside the checkout (relative, or absolute under it), whatever
+    the file is called: that file at the base revision, so a pull request cannot edit the policy that judges it; a
+    ConfigError when the base has no such file and the line cannot be YAML (no ``:``). One line naming a path
+    outside the checkout: that file (the runner's, not the PR's). Anything else: inline YAML. Empty: the default."""
     text = value.strip()
-    if text and "\n" not in text and os.path.isabs(text) and Path(text).resolve().is_relative_to(repo.resolve()):
-        text = str(Path(text).resolve().relative_to(repo.resolve()))  # inside the checkout: still read at base
-    if text and "\n" not in text and not os.path.isabs(text) and text.endswith((".yml", ".yaml", ".json")):
-        content = worktree.read_file_at(repo, base_sha, text)
-        if content is None:
+    if not text or "\n" in text:
+        return admin_policy_from_input(value, repo)
+    inside = _inside(repo, text)
+    if inside is not None:
+        content = worktree.read_file_at(repo, base_sha, inside)
+        if content is not None:
+            return load_admin_policy_text(content, f"{base_sha[:12]}:{inside} (input {ACTION_INPUT})")
+        if ":" not in text:
             raise ConfigError(
-                f"{text!r} does not exist at the base revision {base_sha[:12]}; the admin policy is read from the "
+                f"{inside!r} does not exist at the base revision {base_sha[:12]}; the admin policy is read from the "
                 "base branch so that a pull request cannot change it: commit it there first",
                 where=f"input {ACTION_INPUT}",
             )
-        return load_admin_policy_text(content, f"{base_sha[:12]}:{text} (input {ACTION_INPUT})")
-    return admin_policy_from_input(value, repo)
+        return load_admin_policy_text(text, f"input {ACTION_INPUT}")
+    return admin_policy_from_input(text, repo)
 
 
 def repo_config_text_at_base(repo: Path, base_sha: str, path: str, explicit: bool) -> str | None:

@@ -51,3 +51,45 @@ def test_inline_policy_and_explicit_config(repo: tuple[Path, str]) -> None:
     assert repo_config_text_at_base(path, base, ".github/guardrail.yml", explicit=False) is None
     with pytest.raises(ConfigError, match=r"input config.*does not exist at the base revision"):
         repo_config_text_at_base(path, base, "ci/guardrail.yml", explicit=True)
+
+
+@pytest.mark.parametrize("name", ["POLICY", "config/guardrail-policy", "Policy.YML", "./ops/admin.policy", "x.txt"])
+def test_any_file_name_in_the_checkout_is_read_at_the_base(tmp_path: Path, name: str) -> None:
+    """No ending or letter case lets the PR's working tree be read instead of the base."""
+    rel = Path(name)
+    (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / rel).write_text(POLICY)
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "base")
+    base = _git(tmp_path, "rev-parse", "HEAD")
+    (tmp_path / rel).write_text(POLICY.replace("location: local", "location: cloud"))  # the PR's edit, uncommitted
+
+    policy = admin_policy_at_base(name, tmp_path, base)
+
+    assert policy.models["m"].location == "local"  # the base's, not the PR checkout's "cloud"
+
+
+def test_a_name_only_the_pr_has_is_refused_whatever_it_is_called(repo: tuple[Path, str]) -> None:
+    path, base = repo
+    (path / "ADMIN").write_text(POLICY.replace("location: local", "location: cloud"))
+    with pytest.raises(ConfigError, match=r"input admin-policy: 'ADMIN' does not exist at the base revision"):
+        admin_policy_at_base("ADMIN", path, base)
+
+
+def test_a_directory_the_pr_turned_into_a_link_is_not_followed(tmp_path: Path) -> None:
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    (repo / "conf").mkdir(parents=True)
+    (repo / "conf" / "policy").write_text(POLICY)
+    elsewhere.mkdir()
+    (elsewhere / "policy").write_text(POLICY.replace("location: local", "location: cloud"))
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    base = _git(repo, "rev-parse", "HEAD")
+    (repo / "conf" / "policy").unlink()
+    (repo / "conf").rmdir()
+    (repo / "conf").symlink_to(elsewhere)  # the PR's checkout: conf/ now leads out of the repository
+
+    assert admin_policy_at_base("conf/policy", repo, base).models["m"].location == "local"
+    assert admin_policy_at_base(str(repo / "conf" / "policy"), repo, base).models["m"].location == "local"
