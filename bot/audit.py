@@ -2,9 +2,11 @@
 
 A run row says which repository, head and purpose were reviewed, which models the policy offered (``candidates``)
 and which it left out and why (``excluded``), whether the repository was local-only and whether cloud was allowed.
-An attempt row says what one model was asked (sha256 of the prompt), what it answered (sha256 of the reply), how
-long it took, what the gates concluded and why it lost. So "a local-only repository's runs never reached a cloud
-model" is a query: its run rows say ``local_only = 1`` and no attempt row of theirs has ``location = 'cloud'``.
+An attempt row says what one model was asked (sha256 of the prompt), what it answered (the raw replies, and the
+sha256 of the last), how long it took, what the gates concluded and why it lost. The replies are stored as the
+model sent them (untrusted text: ``guardrail log --replies`` prints them, never runs them). So "a local-only
+repository's runs never reached a cloud model" is a query: its run rows say ``local_only = 1`` and no attempt row
+of theirs has ``location = 'cloud'``.
 
 The log is written even when nothing is posted and when every model errors. Where it lives: ``--audit-db``, else
 ``GUARDRAIL_AUDIT_DB``, else ``user_state_dir("guardrail")/audit.sqlite3``.
@@ -26,7 +28,7 @@ from platformdirs import user_state_dir
 from bot.errors import ConfigError
 from bot.types import Attempt, GateResult, Outcome, Resolution
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: attempts.replies (the model's raw replies)
 ENV_VAR = "GUARDRAIL_AUDIT_DB"
 
 _SCHEMA = """
@@ -65,7 +67,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     reply_sha256 TEXT NOT NULL,
     tokens INTEGER NOT NULL,
     seconds REAL NOT NULL,
-    gates TEXT NOT NULL
+    gates TEXT NOT NULL,
+    replies TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS attempts_run ON attempts(run_id);
 """
@@ -97,6 +100,7 @@ class AttemptRecord:
     tokens: int
     seconds: float
     gates: list[dict[str, Any]]
+    replies: list[str]  # the model's raw replies, in order (the first ask, then the re-ask if any)
 
 
 @dataclass(frozen=True)
@@ -159,17 +163,34 @@ class AuditLog:
             ) from exc
         with closing(conn):
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate(conn)
+            try:
+                conn.execute("PRAGMA foreign_keys = ON")
+                self._migrate(conn)
+            except sqlite3.DatabaseError as exc:
+                raise ConfigError(
+                    f"not a Guardrail audit log ({exc}); pass --audit-db with another file, or set {ENV_VAR}",
+                    where=str(self.path),
+                ) from exc
             with conn:  # one transaction: a run and its attempts are written together or not at all
                 yield conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "schema_version" not in tables:  # someone else's database: never write into it
+            raise ConfigError(
+                f"not a Guardrail audit log (an SQLite database with other tables: {', '.join(sorted(tables))}); "
+                f"pass --audit-db with another file, or set {ENV_VAR}",
+                where=str(self.path),
+            )
         conn.executescript(_SCHEMA)
         row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
         version = row[0]
         if version is None:
             with conn:
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif version == 1:  # version 1 had no replies column
+            with conn:
+                conn.execute("ALTER TABLE attempts ADD COLUMN replies TEXT NOT NULL DEFAULT '[]'")
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
         elif version > SCHEMA_VERSION:
             raise ConfigError(
@@ -212,8 +233,8 @@ class AuditLog:
             for seq, attempt in enumerate(outcome.attempts):
                 conn.execute(
                     "INSERT INTO attempts (run_id, seq, model, backend, location, template, status, verdict, reason,"
-                    " prompt_sha256, reply_sha256, tokens, seconds, gates)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " prompt_sha256, reply_sha256, tokens, seconds, gates, replies)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
                         seq,
@@ -229,6 +250,7 @@ class AuditLog:
                         attempt.tokens,
                         round(attempt.seconds, 3),
                         json.dumps([gate_to_dict(g) for g in attempt.gates]),
+                        json.dumps(list(attempt.replies)),
                     ),
                 )
         return run_id
@@ -285,4 +307,5 @@ def _attempt_record(row: sqlite3.Row) -> AttemptRecord:
         tokens=row["tokens"],
         seconds=row["seconds"],
         gates=json.loads(row["gates"]),
+        replies=json.loads(row["replies"]),
     )

@@ -1,4 +1,4 @@
-"""The `guardrail` command: a thin dispatcher over ``bot.commands``; one error handler maps errors to exit codes.
+"""The ``guardrail`` command: a thin dispatcher over ``bot.commands``; one error handler maps errors to exit codes.
 
 Exit codes: 0 success (for `gate`: accepted), 1 rejected / failed as asked, 2 usage or configuration error,
 3 an unexpected internal error (with the traceback, so it can be reported).
@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
+import re
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from bot.errors import ConfigError, GuardrailError
+
+REPORT = "please report it with the traceback above"
+DESCRIPTION = (
+    "Guardrail reviews and patches pull requests with a policy-selected code model, and posts a suggestion only "
+    "after ruff and the repository's own tests pass on it."
+)
 
 # subcommand name -> module in bot.commands; each module has register(subparsers) and run(args) -> int
 COMMANDS: dict[str, str] = {
@@ -25,12 +35,42 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# argparse's own wording, and ours: a command-line option is a "flag" everywhere in Guardrail's messages.
+_ARGPARSE_WORDING = (
+    (re.compile(r"^the following arguments are required: "), "missing required flags or arguments: "),
+    (re.compile(r"^argument (-[-\w]+)(?:/-[-\w]+)*: "), r"flag \1: "),
+    (re.compile(r"^argument (\w+): "), r"\1: "),
+    (re.compile(r"^unrecognized arguments: "), "unknown flags or arguments: "),
+    (re.compile(r"^one of the arguments (.*) is required$"), r"one of the flags \1 is required"),
+    (re.compile(r"^ambiguous option: "), "ambiguous flag: "),
+    (re.compile(r": expected one argument$"), ": needs a value"),
+)
+
+
+def flag_wording(message: str) -> str:
+    """argparse's error message in Guardrail's words: "flag" for a command-line option, never "argument"."""
+    for pattern, replacement in _ARGPARSE_WORDING:
+        message = pattern.sub(replacement, message)
+    return message.replace("invalid choice: ", "invalid value: ")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on usage errors already; keep that, but say which command to ask for help."""
+    """Usage errors are one line on stderr and exit 2, naming the command to ask for help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {flag_wording(message)}; see `{self.prog} --help`\n")
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("guardrail")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="guardrail", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(prog="guardrail", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"guardrail {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMANDS.values():
         try:
@@ -56,6 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a file or directory named on the command line that cannot be used
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"guardrail: error: {where}{exc.strerror or exc}; check the path", file=sys.stderr)
+        return 2
+    except Exception:  # a bug: say so, with the traceback to report
+        traceback.print_exc()
+        print(
+            "guardrail: internal error (a bug in Guardrail); please report it with the traceback above", file=sys.stderr
+        )
+        return 3
     return code
 
 

@@ -127,9 +127,11 @@ def validate(data: Any, model: type[M], where: str, lines: dict[tuple[str | int,
             place = f"{where}:{line}" if line else where
             if err["type"] == "extra_forbidden":
                 fix = "unknown key; remove it or check its spelling against the documented keys"
+            elif not loc and err["type"] in ("model_type", "dict_type"):
+                fix = "the file must be a YAML mapping of keys (like `gates:`), not a single value or a list"
             else:
                 fix = err["msg"]
-            problems.append(f"{place}: key {key!r}: {fix}")
+            problems.append(f"{place}: key {key!r}: {fix}" if loc else f"{place}: {fix}")
         raise ConfigError("; ".join(problems)) from exc
 
 
@@ -141,6 +143,10 @@ def load_text(text: str, model: type[M], where: str) -> M:
 def load_file(path: Path, model: type[M]) -> M:
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8", where=str(path)
+        ) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read the file ({exc.strerror}); check the path", where=str(path)) from exc
     return load_text(text, model, str(path))

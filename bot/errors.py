@@ -19,12 +19,14 @@ class GuardrailError(Exception):
 
 
 class ConfigError(GuardrailError):
-    """A configuration problem. ``where`` names the file (and line), ``key`` the key path."""
+    """A configuration problem. ``where`` names the file (and line), ``key`` the key path, or a command-line flag
+    when it starts with ``-`` (shown as "flag --limit", never as a key)."""
 
     def __init__(self, message: str, *, where: str | None = None, key: str | None = None) -> None:
         self.where = where
         self.key = key
-        parts = [p for p in (where, key and f"key {key!r}") if p]
+        named = (f"flag {key}" if key.startswith("-") else f"key {key!r}") if key else None
+        parts = [p for p in (where, named) if p]
         super().__init__(f"{': '.join(parts)}: {message}" if parts else message)
 
 

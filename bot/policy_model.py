@@ -340,6 +340,8 @@ def load_admin_policy_text(text: str, where: str) -> AdminPolicy:
 def _read(path: Path, where: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8", where=where) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read the admin policy ({exc.strerror}); check the path", where=where) from exc
 

@@ -52,6 +52,8 @@ def validation_problems(exc: ValidationError, where: str, lines: Lines) -> list[
         loc = tuple(p for p in err["loc"] if p != "[key]")
         if err["type"] == "extra_forbidden":
             message = "unknown key; remove it or check its spelling against docs/policy.md"
+        elif not loc and err["type"] in ("model_type", "dict_type"):
+            message = "the file must be a YAML mapping of keys (like `models:`), not a single value or a list"
         else:
             message = err["msg"]
         problems.append(problem_at(where, loc, lines, message))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.errors import ContextOverflow, GateError, ModelError, ReplyParseError
@@ -73,6 +73,7 @@ class _Tally:
     reply_sha256: str = ""
     template: str = ""
     cut: str | None = None  # what the prompt builder left out to fit the context
+    replies: list[str] = field(default_factory=list)  # the raw replies, for --show-replies and the audit log
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> Tried:
             template=tally.template,
             gates=gates,
             suggestion=suggestion,
+            replies=tuple(tally.replies),
         )
         job.progress(f"{spec.name}: {status}" + (f": {reason}" if reason else ""))
         notes = (f"{spec.name}: the prompt was cut to fit its context ({tally.cut})",) if tally.cut else ()
@@ -199,6 +201,7 @@ def _complete(model: ChatModel, spec: ModelSpec, messages: tuple[ChatMessage, ..
     completion = model.complete(messages, max_tokens=spec.max_output_tokens)
     tally.tokens += completion.tokens
     tally.reply_sha256 = hashlib.sha256(completion.text.encode()).hexdigest()
+    tally.replies.append(completion.text)
     return completion
 
 

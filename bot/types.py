@@ -216,6 +216,7 @@ class Attempt:
     reply_sha256: str = ""
     template: str = ""
     suggestion: Suggestion | None = None
+    replies: tuple[str, ...] = ()  # the model's raw replies, in order (the first ask, then the re-ask if any)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "action",
         help="run as the GitHub Action: review the PR of the triggering event and post the results",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=(
+            "Run as the GitHub Action: review the pull request of the triggering event and post the results. Reads "
+            "what GitHub sets (GITHUB_EVENT_PATH, GITHUB_REPOSITORY, ...) and the Action's inputs. Exit status: 0 "
+            "done, 1 when fail-on says the verdict fails the step, 2 bad configuration."
+        ),
     )
     parser.add_argument("--no-post", action="store_true", help="compute only: post nothing on GitHub")
     parser.add_argument("--outcome-out", type=Path, metavar="FILE", help="save the Outcome as JSON (an artifact)")

@@ -33,7 +33,12 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "gate",
         help="apply a patch to a PR head and run ruff, the tests and the configured commands on it",
-        description=__doc__.splitlines()[0],
+        description=(
+            "Apply a patch to a pull request's head in a throwaway worktree and run the gates on it: the patch "
+            "applies, it touches no protected path, ruff finds nothing new in the files it touches, and the tests "
+            "pass. The gate settings come from .github/guardrail.yml at the base revision, so a pull request "
+            "cannot switch its own gates off. Exit status: 0 accepted, 1 rejected, 2 bad input."
+        ),
     )
     parser.add_argument("--repo", required=True, type=Path, help="a git repository holding both revisions")
     parser.add_argument("--base", required=True, help="the pull request's base (its config is read from here)")

@@ -1,6 +1,6 @@
 """`guardrail log`: the audit log's latest runs, each with its attempts, newest first.
 
-guardrail log [--json] [--limit N] [--audit-db FILE]
+guardrail log [--json] [--replies] [--limit N] [--audit-db FILE]
 """
 
 from __future__ import annotations
@@ -15,13 +15,20 @@ from typing import Any
 from bot.audit import ENV_VAR as AUDIT_ENV
 from bot.audit import AttemptRecord, AuditLog, RunRecord, default_path
 from bot.errors import ConfigError
+from bot.reporters.replies import reply_blocks
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "log", help="list recent runs and their attempts from the audit log", description=__doc__.splitlines()[0]
+        "log",
+        help="list recent runs and their attempts from the audit log",
+        description=(
+            "List the latest runs recorded in the audit log, newest first: the models the policy offered, each "
+            "model's attempt, its gates and why it lost."
+        ),
     )
-    parser.add_argument("--json", action="store_true", help="print the runs as JSON")
+    parser.add_argument("--json", action="store_true", help="print the runs as JSON (with every reply)")
+    parser.add_argument("--replies", action="store_true", help="also print each model's raw replies")
     parser.add_argument("--limit", type=int, default=20, metavar="N", help="how many runs (default: 20)")
     parser.add_argument(
         "--audit-db", type=Path, metavar="FILE", help=f"audit log (default: ${AUDIT_ENV}, else the state directory)"
@@ -42,11 +49,12 @@ def run(args: argparse.Namespace) -> int:
         data = [{**asdict(run), "attempts": [asdict(a) for a in attempts]} for run, attempts in runs]
         print(json.dumps(data, indent=2))
     else:
-        print("\n\n".join(_text(run, attempts) for run, attempts in runs) if runs else "(no runs recorded)")
+        texts = [_text(run, attempts, replies=args.replies) for run, attempts in runs]
+        print("\n\n".join(texts) if runs else "(no runs recorded)")
     return 0
 
 
-def _text(run: RunRecord, attempts: list[AttemptRecord]) -> str:
+def _text(run: RunRecord, attempts: list[AttemptRecord], *, replies: bool = False) -> str:
     result = f"posted by {run.winner}" if run.posted else "nothing posted"
     lines = [
         f"run {run.id}  {run.started_at}  {run.repo or run.repo_path}  {run.purpose}  head {run.head[:12]}: {result}",
@@ -61,5 +69,7 @@ def _text(run: RunRecord, attempts: list[AttemptRecord]) -> str:
             f"  {attempt.seq + 1}. {attempt.model} ({attempt.backend}, {attempt.location}) {attempt.status}{why}"
             f" [{attempt.seconds:.1f} s, {attempt.tokens} tokens" + (f"; gates: {gates}]" if gates else "]")
         )
+        if replies:
+            lines += reply_blocks(attempt.model, attempt.replies, indent="     ")
     lines += [f"  note: {note}" for note in run.notes]
     return "\n".join(lines)

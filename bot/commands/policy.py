@@ -42,20 +42,39 @@ from checks import worktree
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "policy", help="explain and check the model policy", description=__doc__.splitlines()[0]
+        "policy",
+        help="explain and check the model policy",
+        description=(
+            "Explain which models a repository gets, check the policy files, or print their JSON Schemas. The "
+            "repository's config is read at the base revision, never from the working tree."
+        ),
     )
     parser.set_defaults(run=run)
     sub = parser.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
 
-    explain_parser = sub.add_parser("explain", help="the ordered candidate models for a repository and purpose")
+    explain_parser = sub.add_parser(
+        "explain",
+        help="the ordered candidate models for a repository and purpose",
+        description="Print the models that would be asked for a repository and purpose, in order, and every model "
+        "left out with the reason.",
+    )
     _source_args(explain_parser)
     explain_parser.add_argument("--purpose", required=True, choices=PURPOSES)
     explain_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
-    check_parser = sub.add_parser("check", help="validate the admin policy and the repository config")
+    check_parser = sub.add_parser(
+        "check",
+        help="validate the admin policy and the repository config",
+        description="Validate the admin policy and the repository config, and list every problem with its file, "
+        "line and key. Exit status: 0 valid, 2 problems found.",
+    )
     _source_args(check_parser)
 
-    schema_parser = sub.add_parser("schema", help="print or write the JSON Schemas of both files")
+    schema_parser = sub.add_parser(
+        "schema",
+        help="print or write the JSON Schemas of both files",
+        description="Print one JSON Schema (--which), or write both into a directory (--out), for editors and CI.",
+    )
     schema_parser.add_argument("--which", choices=("admin", "repo"), help="one schema (default: both, needs --out)")
     schema_parser.add_argument("--out", type=Path, metavar="DIR", help=f"write {', '.join(SCHEMA_FILES.values())}")
 
@@ -94,6 +113,10 @@ def _repo_config_source(args: argparse.Namespace) -> tuple[str | None, str] | No
             raise ConfigError("give either --repo-config or --repo/--base, not both", key="--repo-config")
         try:
             return args.repo_config.read_text(encoding="utf-8"), str(args.repo_config)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8", where=str(args.repo_config)
+            ) from exc
         except OSError as exc:
             raise ConfigError(f"cannot read it ({exc.strerror})", where=str(args.repo_config)) from exc
     if args.repo is None and args.base is None and args.policy_command == "check":
@@ -154,9 +177,15 @@ def _schema(args: argparse.Namespace) -> int:
             raise ConfigError("give --which admin|repo to print one schema, or --out DIR to write both", key="--which")
         sys.stdout.write(schema_text(chosen[0]))
         return 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for which in chosen:
-        target = args.out / SCHEMA_FILES[which]
-        target.write_text(schema_text(which), encoding="utf-8")
-        print(f"wrote {target}")
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; give a directory to write the schema files into", key="--out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for which in chosen:
+            target = out / SCHEMA_FILES[which]
+            target.write_text(schema_text(which), encoding="utf-8")
+            print(f"wrote {target}")
+    except OSError as exc:
+        raise ConfigError(f"cannot write into {out} ({exc.strerror}); give a writable directory", key="--out") from exc
     return 0

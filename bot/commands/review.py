@@ -1,7 +1,7 @@
 """`guardrail review`: run the whole flow on a local git repository and print what would be posted on the PR.
 
     guardrail review --repo PATH --base REV --head REV [--purpose review|patch] [--admin-policy FILE]
-                     [--repo-name owner/name] [--json] [--audit-db FILE]
+                     [--repo-name owner/name] [--json] [--show-replies] [--audit-db FILE]
 
 The policy is the admin's file (or $GUARDRAIL_ADMIN_POLICY, or the embedded default: the local SmolLM2 model),
 narrowed by ``.github/guardrail.yml`` read at the BASE revision, never the head: a pull request cannot grant itself
@@ -29,6 +29,7 @@ from bot.models.registry import create_model
 from bot.policy import load_admin_policy, load_repo_config_with_lines, resolve
 from bot.reporters import json_out, terminal
 from bot.reporters.suggestions import plan_review
+from bot.reporters.replies import render_replies
 from bot.router import Progress
 from bot.types import PURPOSES, ModelSpec, PullRequest, Purpose
 from checks import proc, worktree
@@ -38,7 +39,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "review",
         help="ask the policy's models about a local PR (base..head) and show what would be posted",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=(
+            "Ask the models the policy allows about a local pull request (the changes from --base to --head), run "
+            "the gates on their suggestions, and print what would be posted. Nothing is posted anywhere. Exit "
+            "status: 0 done (whether or not a suggestion passed), 2 bad input."
+        ),
     )
     parser.add_argument("--repo", type=Path, default=Path("."), metavar="PATH", help="git repository (default: .)")
     parser.add_argument("--base", required=True, metavar="REV", help="the PR's base revision (its config is used)")
@@ -59,6 +64,9 @@ def register(subparsers: Any) -> None:
         "--audit-db", type=Path, metavar="FILE", help=f"audit log (default: ${AUDIT_ENV}, else the state directory)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--show-replies", action="store_true", help="also print each model's raw reply (with --json: in each attempt)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -109,9 +117,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         posted = outcome.suggestion if outcome.winner else None
         plan = plan_review(posted, worktree.diff(repo, base_sha, head_sha), head_sha, DEFAULT_MAX_INLINE)
-        print(json_out.render(outcome, plan))
+        print(json_out.render(outcome, plan, replies=args.show_replies))
     else:
         print(terminal.render(outcome), end="")
+        if args.show_replies:
+            print("\nThe models' raw replies:\n" + (render_replies(outcome) or "(no model was asked)\n"), end="")
     return 0
 
 

@@ -2,7 +2,7 @@
 
     {"purpose", "repo", "head", "posted", "winner",
      "attempts": [{"model", "backend", "location", "status", "reason", "gates": [...], "seconds", "tokens",
-                   "template", "prompt_sha256", "reply_sha256"}],
+                   "template", "prompt_sha256", "reply_sha256", "replies" (with --show-replies)}],
      "suggestions": [...], "patch": "...", "comments": [{"path", "side", "start_line", "line", "body"}],
      "leftovers": [{"reason", "path", "start_line", "line", "diff"}], "dropped": [...], "notes": [...]}
 
@@ -27,7 +27,8 @@ from bot.reporters.suggestions import Provenance, ReviewPlan
 from bot.types import Attempt, Outcome, Suggestion
 
 
-def attempt_to_dict(attempt: Attempt) -> dict[str, Any]:
+def attempt_to_dict(attempt: Attempt, *, replies: bool = False) -> dict[str, Any]:
+    """One attempt; with ``replies`` also ``"replies"``, the model's raw replies in order."""
     return {
         "model": attempt.model,
         "backend": attempt.backend,
@@ -40,7 +41,7 @@ def attempt_to_dict(attempt: Attempt) -> dict[str, Any]:
         "template": attempt.template,
         "prompt_sha256": attempt.prompt_sha256,
         "reply_sha256": attempt.reply_sha256,
-    }
+    } | ({"replies": list(attempt.replies)} if replies else {})
 
 
 def suggestions_to_list(suggestion: Suggestion | None) -> list[dict[str, Any]]:
@@ -93,7 +94,7 @@ def plan_to_dict(outcome: Outcome, plan: ReviewPlan) -> dict[str, Any]:
     return {"comments": comments, "leftovers": leftovers}
 
 
-def outcome_to_dict(outcome: Outcome, plan: ReviewPlan | None = None) -> dict[str, Any]:
+def outcome_to_dict(outcome: Outcome, plan: ReviewPlan | None = None, *, replies: bool = False) -> dict[str, Any]:
     pr = outcome.pr
     posted = outcome.suggestion if outcome.posted else None
     extra: dict[str, Any] = patch_fields(posted.patch) if posted is not None else {"patch": ""}
@@ -105,13 +106,14 @@ def outcome_to_dict(outcome: Outcome, plan: ReviewPlan | None = None) -> dict[st
         "head": pr.head_sha or pr.head,
         "posted": outcome.posted,
         "winner": outcome.winner,
-        "attempts": [attempt_to_dict(a) for a in outcome.attempts],
+        "attempts": [attempt_to_dict(a, replies=replies) for a in outcome.attempts],
         "suggestions": suggestions_to_list(outcome.suggestion if outcome.posted else None),
         "dropped": list(outcome.dropped),
         "notes": list(outcome.notes),
     }
 
 
-def render(outcome: Outcome, plan: ReviewPlan | None = None) -> str:
-    """The outcome as indented JSON text (ends without a newline); with ``plan``, the comments as posted."""
-    return json.dumps(outcome_to_dict(outcome, plan), indent=2)
+def render(outcome: Outcome, plan: ReviewPlan | None = None, *, replies: bool = False) -> str:
+    """The outcome as indented JSON text (ends without a newline); with ``plan``, the comments as posted; with
+    ``replies``, each attempt's raw replies."""
+    return json.dumps(outcome_to_dict(outcome, plan, replies=replies), indent=2)

@@ -1,0 +1,173 @@
+"""For the newcomer: --version, plain help texts, one-line errors that say "flag", exit 2 on every bad input, and the
+models' raw replies visible (review --show-replies, log --replies, log --json)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.demo_pr import admin_policy, build_demo
+from tests.fakes.model_servers import FakeAnthropic, FakeOllama, Reply
+
+Capsys = pytest.CaptureFixture[str]
+COMMANDS = [["gate"], ["review"], ["policy"], ["policy", "explain"], ["policy", "check"], ["policy", "schema"]]
+COMMANDS += [["log"], ["action"], []]
+
+
+def _exit(argv: list[str], capsys: Capsys) -> tuple[int, str, str]:
+    """Run the CLI as a user would; argparse's own exits included."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_version(capsys: Capsys) -> None:
+    code, out, _ = _exit(["--version"], capsys)
+    assert (code, out) == (0, f"guardrail {importlib.metadata.version('guardrail')}\n")
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "guardrail")
+def test_help_texts_are_plain(command: list[str], capsys: Capsys) -> None:
+    code, out, _ = _exit([*command, "--help"], capsys)
+    assert code == 0
+    for developer_text in ("``", "`guardrail", "Entry point", ":func:", ":class:", "bot.", "Args:"):
+        assert developer_text not in out, f"{developer_text!r} in the help of {command}"
+    description = out.split("\n\n")[1]
+    assert description[0].isupper() and description.rstrip().endswith("."), description
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["log", "--limit", "x"],
+            "guardrail log: error: flag --limit: invalid int value: 'x'; see `guardrail log --help`",
+        ),
+        (["log", "--limit", "0"], "guardrail: configuration error: flag --limit: must be at least 1"),
+        (["gate", "--repo"], "guardrail gate: error: flag --repo: needs a value; see `guardrail gate --help`"),
+        (
+            ["review", "--head", "x"],
+            "guardrail review: error: missing required flags or arguments: --base; see `guardrail review --help`",
+        ),
+        (["log", "--colour"], "guardrail: error: unknown flags or arguments: --colour; see `guardrail --help`"),
+        (
+            ["policy", "explain", "--purpose", "fix"],
+            "guardrail policy explain: error: flag --purpose: invalid value: 'fix' (choose from 'review', 'patch'); "
+            "see `guardrail policy explain --help`",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_saying_flag(argv: list[str], expected: str, capsys: Capsys) -> None:
+    code, _, err = _exit(argv, capsys)
+    assert code == 2
+    assert _one_line(err) == expected
+
+
+def test_schema_out_onto_an_existing_file(tmp_path: Path, capsys: Capsys) -> None:
+    target = tmp_path / "schemas"
+    target.write_text("mine\n")
+    code, _, err = _exit(["policy", "schema", "--out", str(target)], capsys)
+    assert code == 2
+    assert _one_line(err) == (
+        f"guardrail: configuration error: flag --out: {target} is a file; give a directory to write the schema "
+        "files into"
+    )
+    assert target.read_text() == "mine\n"
+
+
+def test_log_on_a_file_that_is_not_a_database(tmp_path: Path, capsys: Capsys) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("groceries: milk, eggs, bread, and a long enough line to fill a page header\n" * 20)
+    code, _, err = _exit(["log", "--audit-db", str(notes)], capsys)
+    assert code == 2
+    assert _one_line(err).startswith(f"guardrail: configuration error: {notes}: not a Guardrail audit log (")
+
+
+def test_log_never_writes_into_someone_elses_database(tmp_path: Path, capsys: Capsys) -> None:
+    other = tmp_path / "app.sqlite3"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+    code, _, err = _exit(["log", "--audit-db", str(other)], capsys)
+    assert code == 2
+    assert "not a Guardrail audit log (an SQLite database with other tables: users)" in _one_line(err)
+    with sqlite3.connect(other) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert tables == ["users"]
+
+
+def test_a_config_that_is_not_utf8(tmp_path: Path, capsys: Capsys) -> None:
+    config = tmp_path / "guardrail.yml"
+    config.write_bytes(b"gates:\n  ruff: {enabled: \xff}\n")
+    code, _, err = _exit(["policy", "check", "--repo-config", str(config)], capsys)
+    assert code == 2
+    assert _one_line(err) == (
+        f"guardrail: configuration error: {config}: not UTF-8 text (invalid start byte at byte 25); save it as UTF-8"
+    )
+
+
+def test_a_policy_that_is_a_list_says_what_the_file_must_be(tmp_path: Path, capsys: Capsys) -> None:
+    admin = tmp_path / "admin.yml"
+    admin.write_text("- models\n- purposes\n")
+    code, _, err = _exit(["policy", "check", "--admin-policy", str(admin)], capsys)
+    assert code == 2
+    assert f"{admin}:1: the file must be a YAML mapping of keys (like `models:`), not a single value or a list" in err
+
+
+def test_an_audit_log_of_the_first_version_is_upgraded(tmp_path: Path, capsys: Capsys) -> None:
+    db = tmp_path / "audit.sqlite3"
+    with sqlite3.connect(db) as conn:  # the version-1 schema: no replies column
+        conn.executescript(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);"
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL);"
+            "CREATE TABLE attempts (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, seq INTEGER);"
+        )
+    code, out, _ = _exit(["log", "--audit-db", str(db)], capsys)
+    assert (code, out) == (0, "(no runs recorded)\n")
+    with sqlite3.connect(db) as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(attempts)")]
+    assert "replies" in columns
+
+
+REPLY = "I looked at calc.py.\nNo change is needed: MARKER-7f3a.\n"
+
+
+def test_the_models_raw_reply_can_be_seen(tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GUARDRAIL_CACHE_DIR", str(tmp_path / "baselines"))
+    monkeypatch.delenv("GUARDRAIL_ADMIN_POLICY", raising=False)
+    repo = build_demo(tmp_path / "repo")
+    db = tmp_path / "audit.sqlite3"
+    with FakeOllama(default=Reply(REPLY)) as local, FakeAnthropic() as cloud:
+        policy = admin_policy(tmp_path / "admin.yml", local.url, cloud.url, extra="local_only: true\n")
+        argv = ["review", "--repo", str(repo), "--base", "main", "--head", "pr", "--admin-policy", str(policy)]
+        argv += ["--audit-db", str(db), "--quiet", "--repo-name", "acme/app"]
+
+        code, out, _ = _exit([*argv, "--show-replies"], capsys)
+        assert code == 0
+        shown = out.split("The models' raw replies:\n", 1)[1]
+        assert shown.startswith("----- coder-local: reply")
+        assert "No change is needed: MARKER-7f3a." in shown
+
+        code, out, _ = _exit([*argv, "--json", "--show-replies"], capsys)
+        assert code == 0
+        [attempt] = json.loads(out)["attempts"]
+        assert attempt["replies"][0] == REPLY
+
+    code, out, _ = _exit(["log", "--audit-db", str(db), "--replies", "--limit", "1"], capsys)
+    assert code == 0 and "     No change is needed: MARKER-7f3a." in out
+    code, out, _ = _exit(["log", "--audit-db", str(db), "--json"], capsys)
+    assert all(run["attempts"][0]["replies"][0] == REPLY for run in json.loads(out))
