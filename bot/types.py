@@ -7,6 +7,7 @@ boundary travels as one of these types, never as a raw ``dict`` from a webhook, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -261,6 +262,7 @@ class PullInfo:
     title: str = ""
     body: str = ""
     draft: bool = False
+    updated_at: datetime | None = None  # GitHub's updated_at (UTC); a push to the head moves it
 
     @property
     def is_fork(self) -> bool:

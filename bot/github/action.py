@@ -27,6 +27,7 @@ from bot.config import REPO_CONFIG_PATH
 from bot.errors import ConfigError, GitHubError
 from bot.github import action_git
 from bot.github.action_settings import ActionSettings
+from bot.github.comment_head import head_at_comment_time
 from bot.github.event import Ignored, PullEvent, read_event, read_payload
 from bot.github.outcome_file import read_outcome, write_outcome
 from bot.github.port import GitHubPort
@@ -150,9 +151,19 @@ def compute_outcome_in(
     )
 
 
-def _pull_for(settings: ActionSettings, event: PullEvent, port: GitHubPort) -> PullInfo | Ignored:
-    """The PR of the event; for a slash command, only when the commenter may write to the repository; for a stale
-    delivery (the PR has a newer head), nothing: the run for the newer push reports on it."""
+@dataclass(frozen=True)
+class Target:
+    """What to gate: the pull request with the head to gate, and what the summary must say about that head."""
+
+    pull: PullInfo
+    notes: tuple[str, ...] = ()
+    stale: bool = False  # the gated head is not the PR's current head: no inline suggestions (they'd be outdated)
+
+
+def _pull_for(settings: ActionSettings, event: PullEvent, port: GitHubPort) -> Target | Ignored:
+    """The PR of the event; for a slash command, only when the commenter may write to the repository, and at the
+    head the comment saw (``comment_head``); for a stale delivery (the PR has a newer head), nothing: the run for the
+    newer push reports on it."""
     if event.requested_by is not None:
         permission = port.get_permission(event.repo_name, event.requested_by)
         if permission not in WRITERS:
@@ -162,7 +173,20 @@ def _pull_for(settings: ActionSettings, event: PullEvent, port: GitHubPort) -> P
     if event.pull is not None and current.head_sha != event.pull.head_sha:
         reason = f"the PR's head moved on to {current.head_sha[:12]}; the run for that push reports on it"
         return Ignored(event.event, event.action, reason)
-    return event.pull or current
+    if event.comment_at is None:
+        return Target(event.pull or current)
+    repo = settings.workspace.resolve()
+    action_git.ensure_commits(repo, current, settings.token)
+    chosen = head_at_comment_time(
+        command=event.purpose or settings.purpose,
+        comment_at=event.comment_at,
+        current=current,
+        named_sha=event.named_sha,
+        lookup=lambda named: action_git.commit_of_pull(repo, named, current),
+    )
+    if chosen.sha is None:
+        return Ignored(event.event, event.action, chosen.note)
+    return Target(replace(current, head_sha=chosen.sha), (chosen.note,), chosen.stale)
 
 
 # --- reporting -----------------------------------------------------------------------------------------------------
@@ -206,13 +230,25 @@ def post_to_github(
 
 
 def report(
-    settings: ActionSettings, port: GitHubPort, pull: PullInfo, outcome: Outcome, *, post: bool, stdout: TextIO
+    settings: ActionSettings,
+    port: GitHubPort,
+    pull: PullInfo,
+    outcome: Outcome,
+    *,
+    post: bool,
+    stdout: TextIO,
+    diff: str | None = None,
 ) -> ActionResult:
     """Post (or fall back to the workflow), write the job summary, and say the verdict and exit code.
 
+    ``diff`` is given when the gated head is not the PR's current head (a comment named an older commit): then the
+    suggestions go to the summary, not inline (GitHub cannot apply a suggestion on an outdated commit).
     When GitHub fails a request the adapter could not retry, the results still reach the job summary and the
     annotations, and the exit code is 2 (the error is printed)."""
-    context = _context(settings, pull, port.get_pull_diff(pull.repo_name, pull.number), outcome)
+    if diff is None:
+        context = _context(settings, pull, port.get_pull_diff(pull.repo_name, pull.number), outcome)
+    else:
+        context = _context(replace(settings, max_inline=0), pull, diff, outcome)
     verdict = verdict_of(outcome)
     results: list[ReportResult] = []
     note: str | None = None
@@ -258,14 +294,28 @@ def run(
     event = read_event(settings.event_name, settings.event_path)
     if isinstance(event, Ignored):
         return _ignored(settings, event)
-    pull = _pull_for(settings, event, port)
-    if isinstance(pull, Ignored):
-        return _ignored(settings, pull)
+    target = _pull_for(settings, event, port)
+    if isinstance(target, Ignored):
+        if event.comment_at is not None and target.reason.startswith("nothing was gated"):
+            _tell_commenter(port, event, target.reason)  # the writer asked: say in the PR why nothing ran
+        return _ignored(settings, target)
+    pull = target.pull
     purpose = event.purpose or settings.purpose
     outcome = compute_outcome(settings, pull, purpose, env)
+    outcome = replace(outcome, notes=(*target.notes, *outcome.notes))
     if outcome_out is not None:
         write_outcome(outcome, outcome_out)
-    return _finish(settings, report(settings, port, pull, outcome, post=post, stdout=stdout))
+    diff = action_git.pull_diff(settings.workspace.resolve(), pull) if target.stale else None
+    result = report(settings, port, pull, outcome, post=post, stdout=stdout, diff=diff)
+    return _finish(settings, result)
+
+
+def _tell_commenter(port: GitHubPort, event: PullEvent, reason: str) -> None:
+    """A short conversation comment saying why a writer's command gated nothing (failures are only printed)."""
+    try:
+        port.create_issue_comment(event.repo_name, event.number, f"**Guardrail**: {reason}.")
+    except GitHubError as exc:
+        _say(f"could not comment on the pull request: {exc}")
 
 
 def _post_saved(settings: ActionSettings, port: GitHubPort, path: Path, stdout: TextIO) -> int:

@@ -118,3 +118,21 @@ def repo_config_text_at_base(repo: Path, base_sha: str, path: str, explicit: boo
             f"{path!r} does not exist at the base revision {base_sha[:12]}", where="input config ($GUARDRAIL_CONFIG)"
         )
     return text
+
+
+def commit_of_pull(repo: Path, named: str, pull: PullInfo) -> str | None:
+    """The full sha of ``named`` (a sha or a prefix of one) when it is a commit of the pull request: the head or one
+    of its ancestors that the base does not have. None otherwise (unknown, or not on the PR)."""
+    found = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{named}^{{commit}}")
+    full = found.stdout.strip()
+    if not found.ok or not full:
+        return None
+    on_head = full == pull.head_sha or _git(repo, "merge-base", "--is-ancestor", full, pull.head_sha).ok
+    in_base = _git(repo, "merge-base", "--is-ancestor", full, pull.base_sha).ok
+    return full if on_head and not in_base else None
+
+
+def pull_diff(repo: Path, pull: PullInfo) -> str:
+    """The PR's diff as GitHub shows it (merge base of base and head, to head), for a head that is not the current
+    one (GitHub only serves the current head's diff)."""
+    return worktree.diff(repo, pull.base_sha, pull.head_sha)

@@ -3,8 +3,10 @@
 What Guardrail acts on:
 
 * ``pull_request`` with action ``opened``, ``synchronize``, ``reopened`` or ``ready_for_review``;
-* ``issue_comment`` ``created`` on a pull request whose first line is ``/guardrail review`` or ``/guardrail patch``
-  (the Action then checks that the commenter has write access).
+* ``issue_comment`` ``created`` on a pull request whose first line is ``/guardrail review`` or ``/guardrail patch``,
+  optionally followed by the commit to gate (``/guardrail patch 1a2b3c4``); the Action then checks that the
+  commenter has write access, and gates the head as it was when the comment was written
+  (``bot.github.comment_head``).
 
 What it deliberately ignores, exiting 0 with "nothing to do for event X action Y" and the reason: other
 ``pull_request`` actions (closed, labeled, edited…), a draft PR (it runs again on ``ready_for_review``), comments
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,7 +30,8 @@ from bot.errors import ConfigError
 from bot.types import PullInfo, Purpose
 
 PR_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review")
-_COMMAND_RE = re.compile(r"^\s*/guardrail\s+(\S+)")
+_COMMAND_RE = re.compile(r"^\s*/guardrail\s+(\S+)(?:\s+(\S+))?")
+_SHA_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
 
 class _Loose(BaseModel):
@@ -66,6 +70,7 @@ class _Issue(_Loose):
 class _Comment(_Loose):
     body: str | None = None
     user: _User
+    created_at: datetime
 
 
 class _PullRequestPayload(_Loose):
@@ -92,6 +97,8 @@ class PullEvent:
     pull: PullInfo | None = None
     purpose: Purpose | None = None  # what a slash command asked for; None: the `purpose` input
     requested_by: str | None = None  # the commenter, whose write access the Action checks
+    comment_at: datetime | None = None  # when the command was written (GitHub's comment.created_at)
+    named_sha: str | None = None  # the commit a `/guardrail patch <sha>` comment names
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,10 @@ def _issue_comment(data: dict[str, Any], where: str) -> PullEvent | Ignored:
     word = match.group(1).lower()
     if word not in ("review", "patch"):
         return Ignored("issue_comment", action, f"unknown command /guardrail {word}; use review or patch")
+    named = match.group(2)
+    if named is not None and not _SHA_RE.match(named):
+        reason = f"/guardrail {word} {named}: {named!r} is not a commit sha (7 to 40 hex digits)"
+        return Ignored("issue_comment", action, reason)
     return PullEvent(
         "issue_comment",
         action,
@@ -155,6 +166,8 @@ def _issue_comment(data: dict[str, Any], where: str) -> PullEvent | Ignored:
         payload.issue.number,
         purpose=cast(Purpose, word),
         requested_by=payload.comment.user.login,
+        comment_at=payload.comment.created_at,
+        named_sha=named.lower() if named else None,
     )
 
 

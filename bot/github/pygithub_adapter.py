@@ -76,6 +76,7 @@ class PyGithubAdapter(GitHubPort):
                 title=pull.title or "",
                 body=pull.body or "",
                 draft=bool(pull.draft),
+                updated_at=pull.updated_at,
             )
 
         return self._call(Operation(f"read pull request {repo}#{number}", repeatable=True), fetch)

@@ -235,6 +235,7 @@ class FakeGitHub:
         with self.lock:
             pull = self.pulls[(repo, number)]
             pull.data["head"]["sha"] = head_sha
+            pull.data["updated_at"] = github_http.now()  # as on GitHub, a push updates the pull request
             pull.diff, pull.files = diff_text, parse_diff(diff_text)
             for comment in pull.review_comments:
                 comment["line"] = comment["start_line"] = comment["position"] = None
