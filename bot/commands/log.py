@@ -17,6 +17,8 @@ from bot.audit import AttemptRecord, AuditLog, RunRecord, default_path
 from bot.errors import ConfigError
 from bot.reporters.replies import reply_blocks
 
+MAX_LIMIT = 1_000_000
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -38,8 +40,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `guardrail log`."""
-    if args.limit < 1:
-        raise ConfigError("must be at least 1", key="--limit")
+    if not 1 <= args.limit <= MAX_LIMIT:
+        raise ConfigError(f"must be between 1 and {MAX_LIMIT:,}", key="--limit")
     path: Path = args.audit_db or default_path(os.environ)
     if not path.exists():
         raise ConfigError("no audit log here yet; run `guardrail review` first or pass --audit-db", where=str(path))

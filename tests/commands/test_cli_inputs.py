@@ -58,7 +58,8 @@ def test_help_texts_are_plain(command: list[str], capsys: Capsys) -> None:
             ["log", "--limit", "x"],
             "guardrail log: error: flag --limit: invalid int value: 'x'; see `guardrail log --help`",
         ),
-        (["log", "--limit", "0"], "guardrail: configuration error: flag --limit: must be at least 1"),
+        (["log", "--limit", "0"], "guardrail: configuration error: flag --limit: must be between 1 and 1,000,000"),
+        (["log", "--limit", "9" * 30], "guardrail: configuration error: flag --limit: must be between 1 and 1,000,000"),
         (["gate", "--repo"], "guardrail gate: error: flag --repo: needs a value; see `guardrail gate --help`"),
         (
             ["review", "--head", "x"],
