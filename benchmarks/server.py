@@ -60,11 +60,7 @@ class PhaseResult:
 
 
 def _payload_path() -> Path:
-    for candidate in (
-        PAYLOAD,
-        Path(os.environ.get("GUARDRAIL_SHARED_GITHUB", "")) / "webhooks/pull_request/opened.json",
-        Path(__file__).resolve().parents[2] / "shared/github/webhooks/pull_request/opened.json",
-    ):
+    for candidate in (PAYLOAD,):
         if candidate.is_file():
             return candidate
     raise SystemExit("benchmark: the recorded pull_request/opened.json payload was not found")

@@ -49,7 +49,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="run the GitHub App: the webhook server and its workers",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=(
+            "Run the GitHub App: a webhook server that checks each delivery's signature and queues it, and worker "
+            "processes that review the pull requests. Each setting comes from its flag or its environment variable."
+        ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")

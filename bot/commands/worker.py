@@ -21,7 +21,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "worker",
         help="run GitHub App workers only (extra machines on a Redis queue)",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=(
+            "Run GitHub App workers only, for extra machines (next to a GPU, say) that take jobs from a shared Redis "
+            "queue. The settings are those of `serve`, without the webhook secret."
+        ),
     )
     add_settings_flags(parser)
     parser.set_defaults(run=run)

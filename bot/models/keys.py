@@ -29,6 +29,8 @@ def github_token_reason(name: str) -> str | None:
 
     Case-insensitive: environment names are case-sensitive on Linux, but ``github_token`` is no safer."""
     upper = name.upper()
+    if upper == "GUARDRAIL_WEBHOOK_SECRET":
+        return f"{name} holds the App's webhook secret"
     if upper in GITHUB_TOKEN_NAMES:
         return f"{name} holds GitHub's token"
     prefix = next((p for p in GITHUB_TOKEN_PREFIXES if upper.startswith(p)), None)

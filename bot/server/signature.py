@@ -1,6 +1,6 @@
 """``X-Hub-Signature-256``: HMAC-SHA256 of the raw request body, keyed with the App's webhook secret.
 
-Source: docs.github.com /webhooks/using-webhooks/validating-webhook-deliveries (shared/github/FACTS.md §1.1): the
+Source: docs.github.com /webhooks/using-webhooks/validating-webhook-deliveries (tests/data/github/FACTS.md §1.1): the
 header is ``sha256=`` + the hex digest; compare in constant time. The docs' test vector: secret
 ``It's a Secret to Everybody``, payload ``Hello, World!`` → ``757107ea…043e17`` (tests/server/test_signature.py).
 """

@@ -16,7 +16,7 @@ from tests.fakes.model_servers import FakeAnthropic, FakeOllama, Reply
 
 Capsys = pytest.CaptureFixture[str]
 COMMANDS = [["gate"], ["review"], ["policy"], ["policy", "explain"], ["policy", "check"], ["policy", "schema"]]
-COMMANDS += [["log"], ["action"], []]
+COMMANDS += [["log"], ["action"], ["serve"], ["worker"], []]
 
 
 def _exit(argv: list[str], capsys: Capsys) -> tuple[int, str, str]:

@@ -52,7 +52,7 @@ def stored(queue: JobQueue) -> int:
 def test_githubs_published_signature_vector_is_accepted_by_the_signer() -> None:
     from bot.server.signature import sign, verify
 
-    # docs.github.com/webhooks/using-webhooks/validating-webhook-deliveries (shared/github/FACTS.md §1.1)
+    # docs.github.com/webhooks/using-webhooks/validating-webhook-deliveries (tests/data/github/FACTS.md §1.1)
     expected = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
     assert sign(b"It's a Secret to Everybody", b"Hello, World!") == expected
     assert verify(b"It's a Secret to Everybody", b"Hello, World!", expected)
