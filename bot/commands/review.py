@@ -28,8 +28,8 @@ from bot.models.base import ChatModel
 from bot.models.registry import create_model
 from bot.policy import load_admin_policy, load_repo_config_with_lines, resolve
 from bot.reporters import json_out, terminal
-from bot.reporters.suggestions import plan_review
 from bot.reporters.replies import render_replies
+from bot.reporters.suggestions import plan_review
 from bot.router import Progress
 from bot.types import PURPOSES, ModelSpec, PullRequest, Purpose
 from checks import proc, worktree
