@@ -26,7 +26,7 @@ from typing import Any
 from platformdirs import user_state_dir
 
 from bot.errors import ConfigError
-from bot.types import Attempt, GateResult, Outcome, Resolution
+from bot.types import Attempt, Finding, GateResult, Outcome, Resolution
 
 SCHEMA_VERSION = 2  # 2: attempts.replies (the model's raw replies)
 ENV_VAR = "GUARDRAIL_AUDIT_DB"
@@ -128,13 +128,21 @@ class RunRecord:
 
 def gate_to_dict(gate: GateResult) -> dict[str, Any]:
     """A gate result in the shape of ``guardrail gate --json``."""
-    return {
+    out: dict[str, Any] = {
         "name": gate.name,
         "status": gate.status,
         "summary": gate.summary,
-        "findings": [{"path": f.path, "line": f.line, "rule": f.rule, "message": f.message} for f in gate.findings],
+        "findings": [_finding(f) for f in gate.findings],
         "seconds": round(gate.seconds, 3),
     }
+    if gate.fixed or gate.remaining:  # the evidence: what the patch fixed, what the head still has
+        out["fixed"] = [_finding(f) for f in gate.fixed]
+        out["remaining"] = [_finding(f) for f in gate.remaining]
+    return out
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    return {"path": finding.path, "line": finding.line, "rule": finding.rule, "message": finding.message}
 
 
 def attempt_verdict(attempt: Attempt) -> str | None:

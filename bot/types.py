@@ -35,13 +35,21 @@ class Finding:
 
 @dataclass(frozen=True)
 class GateResult:
-    """What one gate concluded about one patch."""
+    """What one gate concluded about one patch.
+
+    ``findings`` are what the patch is blamed for. ``fixed`` is the evidence of what it did: problems the head had
+    that are gone with the patch (tests failing at the head that pass with it, the FAIL_TO_PASS list; ruff findings
+    it removes). ``remaining`` are the head's problems that are still there (tests failing at the head that still
+    fail). For the tests gate a finding's ``message`` starts with the test's pytest node id.
+    """
 
     name: str
     status: GateStatus
     summary: str
     findings: tuple[Finding, ...] = ()
     seconds: float = 0.0
+    fixed: tuple[Finding, ...] = ()
+    remaining: tuple[Finding, ...] = ()
 
 
 @dataclass(frozen=True)
