@@ -138,6 +138,12 @@ def added_lines(before: str | None, after: str) -> list[int]:
     return [j for tag, _, _, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert") for j in range(j1, j2)]
 
 
+def _filler(match: re.Match[str]) -> str:
+    text = match.group(0)
+    core = text.rstrip()
+    return _FILLER + "~" * (len(core) - len(_FILLER)) + text[len(core) :]
+
+
 def neutralise(after: str, lines: Iterable[int]) -> tuple[str, int]:
     """``after`` with every suppression comment on the given lines replaced by a same-length plain comment (so no
     line gets longer or gains trailing space); and how many were replaced."""
@@ -146,7 +152,7 @@ def neutralise(after: str, lines: Iterable[int]) -> tuple[str, int]:
     for index in lines:
         line = rows[index]
         body = line.rstrip("\r\n")
-        changed = SUPPRESSION.sub(lambda m: _FILLER + "~" * (len(m.group(0).rstrip()) - 2), body)
+        changed = SUPPRESSION.sub(_filler, body)
         if changed != body:
             count += 1
             rows[index] = changed + line[len(body) :]
