@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import importlib.metadata
 import re
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +27,15 @@ from checks.apply import Applied
 from checks.patch import DEV_NULL, ParsedPatch
 
 NAME = "paths"
+# Where the test runner, the linter and the interpreter read their configuration, from their own documentation:
+# - pytest (docs.pytest.org/en/stable/reference/customize.html, "Configuration file formats" and "Finding the
+#   rootdir"): pytest.toml and .pytest.toml (pytest 9), pytest.ini and .pytest.ini, pyproject.toml, tox.ini,
+#   setup.cfg, looked for in the args' common ancestor and upwards, so at any depth; conftest.py files at any depth.
+# - ruff (docs.astral.sh/ruff/configuration, "Config file discovery"): pyproject.toml, ruff.toml, .ruff.toml, the
+#   closest one to each file, so at any depth.
+# - Python (docs.python.org/3/library/site.html): sitecustomize, usercustomize and *.pth files run at start-up.
+PYTEST_CONFIG = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+RUFF_CONFIG = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 DEFAULT_PROTECTED: tuple[str, ...] = (
     # the tests themselves
     "tests/",
@@ -32,21 +43,17 @@ DEFAULT_PROTECTED: tuple[str, ...] = (
     "test_*.py",
     "*_test.py",
     "conftest.py",
-    # CI and the gates' own configuration
-    ".github/",
-    "pyproject.toml",
-    "setup.cfg",
-    "tox.ini",
+    # how the test runner and the linter are configured (names match at any depth)
+    *dict.fromkeys(PYTEST_CONFIG + RUFF_CONFIG),
+    # CI and the other gates' configuration
     "noxfile.py",
-    "ruff.toml",
-    ".ruff.toml",
-    "pytest.ini",
     "mypy.ini",
     ".mypy.ini",
     ".coveragerc",
     ".pre-commit-config.yaml",
     ".gitlab-ci.yml",
     ".travis.yml",
+    ".github/",
     ".circleci/",
     "azure-pipelines.yml",
     "appveyor.yml",
@@ -62,6 +69,10 @@ DEFAULT_PROTECTED: tuple[str, ...] = (
     "usercustomize.py",
     "*.pth",
 )
+# The folders the tests import from first (checks.tests.import_env puts them before everything else on PYTHONPATH).
+IMPORT_ROOTS = ("", "src/")
+# The runner's own distributions; their plugins (entry point group "pytest11") and dependencies are added at run time.
+RUNNER_DISTRIBUTIONS = ("pytest", "pluggy", "iniconfig", "packaging", "pygments", "tomli", "exceptiongroup")
 SYMLINK_MODE, SUBMODULE_MODE = "120000", "160000"
 _SUMMARY_MODE = re.compile(r"^ (?:create|delete) mode (\d{6}) (.+)$|^ mode change \d{6} => (\d{6}) (.+)$")
 
@@ -93,6 +104,67 @@ def protected_patterns(settings: GateSettings) -> tuple[str, ...]:
     return tuple(p for p in DEFAULT_PROTECTED if p not in removed) + tuple(settings.protected_add)
 
 
+def _requirement_name(requirement: str) -> str | None:
+    if "extra ==" in requirement:
+        return None
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return match[1] if match else None
+
+
+@functools.cache
+def shadowed_modules() -> frozenset[str]:
+    """Top-level module names a file in an import root must not take: the standard library (PYTHONPATH comes before
+    it, so a patch's ``xml/`` would replace the XML writer of the JUnit report), pytest, its plugins (entry points
+    ``pytest11`` of the running environment) and everything they depend on."""
+    owners: dict[str, set[str]] = {}
+    for module, dists in importlib.metadata.packages_distributions().items():
+        for dist in dists:
+            owners.setdefault(re.sub(r"[-_.]+", "-", dist).lower(), set()).add(module)
+    todo = [*RUNNER_DISTRIBUTIONS]
+    todo += [ep.dist.name for ep in importlib.metadata.entry_points(group="pytest11") if ep.dist is not None]
+    seen: set[str] = set()
+    while todo:
+        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = importlib.metadata.distribution(name).requires or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        todo += [dep for dep in map(_requirement_name, requires) if dep]
+    modules = {module for dist in seen for module in owners.get(dist, ())}
+    modules |= {"pytest", "_pytest", "py", "pluggy", "iniconfig", "packaging", "pygments", "xdist", "coverage"}
+    return frozenset(modules | set(sys.stdlib_module_names))
+
+
+def _module_name(path: str) -> str | None:
+    """The top-level module an import-root path would define (``src/xml/x.py`` -> ``xml``), or None."""
+    for root in sorted(IMPORT_ROOTS, key=len, reverse=True):
+        if root and not path.startswith(root):
+            continue
+        rest = path[len(root) :]
+        first, _, tail = rest.partition("/")
+        if root == "" and first == "src" and tail:
+            continue  # judged under src/
+        if tail:
+            return first if first.isidentifier() else None
+        stem = first.split(".", 1)[0]
+        suffix = first[len(stem) :]
+        if suffix in (".py", ".pyi", ".pyc") or (suffix.endswith((".so", ".pyd")) and suffix.startswith(".")):
+            return stem if stem.isidentifier() else None
+        return None
+    return None
+
+
+def _shadow_findings(path: str) -> list[Finding]:
+    module = _module_name(path)
+    if module is None or (module not in shadowed_modules() and not module.startswith("pytest_")):
+        return []
+    why = f"would shadow the module `{module}` the test runner or Python itself imports (it comes first on the path)"
+    return [Finding(path, 0, "protected-path", why)]
+
+
 def _outside(raw: str) -> str | None:
     if raw == DEV_NULL:
         return None
@@ -111,7 +183,7 @@ def _path_findings(path: str, patterns: Iterable[str]) -> list[Finding]:
     for pattern in patterns:
         if matches(pattern, path):
             return [Finding(path, 0, "protected-path", f"protected by {pattern!r}: a patch may not change the gates")]
-    return []
+    return _shadow_findings(path)
 
 
 def _mode_findings(path: str, modes: Iterable[str]) -> list[Finding]:
