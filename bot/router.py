@@ -38,6 +38,7 @@ from bot.types import (
     Suggestion,
     Verdict,
 )
+from checks.tests import node_id
 
 GateRunner = Callable[..., Verdict]  # checks.engine.run_gates(repo, base, head, patch, settings, *, cache_dir=None)
 ModelFactory = Callable[[ModelSpec], ChatModel]
@@ -155,6 +156,8 @@ def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> Tried:
             return done("rejected", f"gated: {checked}", gates=verdict.gates, suggestion=suggestion)
         parsed = replace(parsed, suggestion=checked)
         return done("accepted", None, gates=verdict.gates, suggestion=checked, parsed=parsed)
+    if verdict.verdict == "error":  # e.g. the head's own tests do not run: not this model's fault
+        return done("error", f"error: {gate_reason(verdict)}", gates=verdict.gates, suggestion=suggestion)
     return done("rejected", gate_reason(verdict), gates=verdict.gates, suggestion=suggestion)
 
 
@@ -222,7 +225,7 @@ def _finding_label(gate: GateResult) -> list[str]:
     labels = []
     for finding in gate.findings[:MAX_FINDINGS_IN_REASON]:
         if gate.name == "tests":  # the test gate's message is "<test id>: <what happened>"; the id says it all
-            labels.append(_test_node_id(finding.path, finding.message.partition(": ")[0]))
+            labels.append(node_id(finding.path, finding.message.partition(": ")[0]))
         elif finding.line:
             labels.append(f"{finding.rule} {finding.path}:{finding.line} {finding.message}".strip())
         else:
@@ -231,18 +234,6 @@ def _finding_label(gate: GateResult) -> list[str]:
     if more > 0:
         labels.append(f"and {more} more")
     return labels
-
-
-def _test_node_id(path: str, test_id: str) -> str:
-    """pytest's node id (``tests/test_x.py::TestY::test_z``) from the gate's JUnit-style id
-    (``tests.test_x.TestY::test_z``) when the file is known; the gate's id otherwise."""
-    if "::" not in test_id:
-        return path or test_id
-    module = path.removesuffix(".py").replace("/", ".")
-    if path.endswith(".py") and test_id.startswith(module) and test_id[len(module) : len(module) + 1] in (".", ":"):
-        rest = test_id[len(module) :]
-        return path + ("::" + rest[1:] if rest.startswith(".") else rest)
-    return test_id
 
 
 def gate_reason(verdict: Verdict) -> str:

@@ -54,7 +54,11 @@ class GateResult:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The gate engine's answer for one patch: accepted only if every gate that ran passed."""
+    """The gate engine's answer for one patch: accepted only if every gate that ran passed.
+
+    ``verdict`` is ``accept``, ``reject`` (the first gate that did not pass failed: the patch's fault) or ``error``
+    (it could not run, e.g. the head's own tests do not run: nobody can tell whether the patch is good).
+    """
 
     accepted: bool
     reason: str | None  # name of the first gate that did not pass; None when accepted
@@ -64,8 +68,15 @@ class Verdict:
     patch: str = ""
 
     @property
-    def verdict(self) -> Literal["accept", "reject"]:
-        return "accept" if self.accepted else "reject"
+    def verdict(self) -> Literal["accept", "reject", "error"]:
+        if self.accepted:
+            return "accept"
+        first = next((g for g in self.gates if g.status in ("fail", "error")), None)
+        return "error" if first is not None and first.status == "error" else "reject"
+
+    def evidence(self, kind: Literal["fixed", "remaining"]) -> tuple[Finding, ...]:
+        """Every gate's ``fixed`` (or ``remaining``) findings, in gate order."""
+        return tuple(f for g in self.gates for f in getattr(g, kind))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 import platformdirs
 
 CACHE_ENV = "GUARDRAIL_CACHE_DIR"
-FORMAT = 1
+FORMAT = 2  # 2: "problem" (the head could not be judged)
 
 
 def default_cache_dir() -> Path:
@@ -42,6 +42,7 @@ class Baseline:
     commands: Mapping[str, int] = field(default_factory=dict)  # command line -> exit status on the head
     seconds: float = 0.0
     cached: bool = False  # read from the cache rather than computed by this run
+    problem: str | None = None  # why the head's own test run cannot be judged test by test (it did not run)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class Baseline:
             "outcomes": dict(self.outcomes),
             "commands": dict(self.commands),
             "seconds": round(self.seconds, 3),
+            "problem": self.problem,
         }
 
 
@@ -83,6 +85,7 @@ class BaselineCache:
             commands={str(k): int(v) for k, v in dict(data.get("commands") or {}).items()},
             seconds=float(data.get("seconds") or 0.0),
             cached=True,
+            problem=str(data["problem"]) if data.get("problem") else None,
         )
 
     def store(self, baseline: Baseline) -> Path:

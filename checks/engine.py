@@ -92,6 +92,7 @@ class BaselineJob:
             returncode=-9 if result.timed_out else result.returncode,
             outcomes=run.outcomes(),
             seconds=time.monotonic() - start,
+            problem=None if result.timed_out else tests.unjudgeable(run, self.settings.tests_timeout),
         )
         if not result.timed_out and not self.cancel.is_set():
             self.cache.store(baseline)

@@ -123,4 +123,4 @@ def run(args: argparse.Namespace) -> int:
     with _sigterm_interrupts():
         verdict = run_gates(repo, args.base, args.head, patch, settings)
     print(json.dumps(verdict_to_dict(verdict), indent=2) if args.json else render_table(verdict))
-    return 0 if verdict.accepted else 1
+    return {"accept": 0, "reject": 1, "error": 3}[verdict.verdict]

@@ -131,7 +131,7 @@ def test_the_installed_command(make_repo: Callable[..., GitRepo]) -> None:
     assert done.returncode == 1, done.stderr
     out = json.loads(done.stdout)
     assert out["reason"] == "tests"
-    assert out["gates"][3]["findings"][0]["message"].startswith("tests.test_calc::test_add: ")
+    assert out["gates"][3]["findings"][0]["message"].startswith("tests/test_calc.py::test_add: ")
 
 
 def test_sigterm_cleans_up(make_repo: Callable[..., GitRepo]) -> None:

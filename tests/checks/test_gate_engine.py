@@ -65,7 +65,7 @@ def test_a_patch_that_breaks_a_test(make_repo: Callable[..., GitRepo], gate: Gat
     assert not verdict.accepted and verdict.reason == "tests"
     findings = result(verdict, "tests").findings
     assert [(f.path, f.rule) for f in findings] == [("tests/test_calc.py", "test")]
-    assert findings[0].message.startswith("tests.test_calc::test_add: ")
+    assert findings[0].message.startswith("tests/test_calc.py::test_add: ")
     assert findings[0].line == 4  # the test function's line
 
 
@@ -73,10 +73,10 @@ def test_a_head_whose_test_already_fails_patched_harmlessly_is_accepted(
     make_repo: Callable[..., GitRepo], gate: Gate
 ) -> None:
     repo = make_repo({"calc/__init__.py": BUGGY, "tests/test_calc.py": CALC_TESTS})
-    harmless = BUGGY.replace("def add(a, b):", 'def add(a, b):\n    """Add two numbers."""')
+    harmless = BUGGY.replace("def add(a, b):\n    return a + b", "def add(a, b):\n    total = a + b\n    return total")
     verdict = gate(repo, repo.diff_for({"calc/__init__.py": harmless}))
     assert verdict.accepted
-    assert "1 already failing without the patch (not blamed)" in result(verdict, "tests").summary
+    assert "1 failing at the head still fail (not blamed)" in result(verdict, "tests").summary
 
 
 def test_an_unused_import_is_a_new_ruff_finding(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
@@ -243,7 +243,7 @@ def test_broken_collection_is_rejected(make_repo: Callable[..., GitRepo], gate: 
     repo = make_repo()
     verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\nraise RuntimeError('boom at import')\n"}))
     assert verdict.reason == "tests"
-    assert "collection broke" in result(verdict, "tests").summary
+    assert "the run was interrupted (exit 2: collection errors" in result(verdict, "tests").summary
 
 
 def test_skipping_tests_from_the_code_under_test_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
@@ -256,10 +256,16 @@ def test_skipping_tests_from_the_code_under_test_is_rejected(make_repo: Callable
 
 
 def test_no_test_ran_is_a_failure(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
-    repo = make_repo({"calc/__init__.py": CALC, "tests/helpers.py": "X = 1\n"})
-    verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n\nONE = 1\n"}))
+    repo = make_repo()
+    patch = repo.diff_for(
+        {"calc/__init__.py": CALC + "\n\nimport sys\n\nsys.modules['pytest'].skip('away', allow_module_level=True)\n"}
+    )
+    verdict = gate(repo, patch)
     assert verdict.reason == "tests"
-    assert "no test ran" in result(verdict, "tests").summary
+    assert (
+        "no tests were collected" in result(verdict, "tests").summary
+        or "broken by the patch" in result(verdict, "tests").summary
+    )
 
 
 def test_the_baseline_is_computed_once_per_head(make_repo: Callable[..., GitRepo], gate: Gate, tmp_path: Path) -> None:
@@ -368,7 +374,7 @@ with open(os.environ["GUARDRAIL_JUNIT_XML"], "w") as out:
     assert "2 passed" in result(accepted, "tests").summary
     rejected = gate(repo, repo.diff_for({"calc/__init__.py": CALC.replace("a + b", "a * b")}), **settings)
     assert rejected.reason == "tests"
-    assert [f.message for f in result(rejected, "tests").findings] == ["runner::adds: wrong sum (was passed)"]
+    assert [f.message for f in result(rejected, "tests").findings] == ["runner.py::adds: wrong sum (was passed)"]
     edits_runner = gate(repo, repo.diff_for({"run_checks.py": "print('all good')\n"}), **settings)
     assert edits_runner.reason == "paths"
 
