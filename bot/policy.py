@@ -238,6 +238,8 @@ def resolve(
     ordered = [admin.models[name].spec(name) for name in preference if name not in left_out]
     candidates = [s for s in ordered if s.location == "local"] + [s for s in ordered if s.location == "cloud"]
     local_only = admin.local_only or bool(match and match.rule.local_only)
+    top, narrowed = admin.purposes.get(purpose), match.rule.purposes.get(purpose) if match else None
+    unfixed = next((a.post_without_fix for a in (narrowed, top) if a and a.post_without_fix is not None), False)
     return Resolution(
         purpose=purpose,
         repo_name=repo_name,
@@ -245,6 +247,7 @@ def resolve(
         excluded=tuple(excluded),
         cloud_allowed=cloud_reason is None,
         local_only=local_only,
+        post_without_fix=unfixed,
     )
 
 

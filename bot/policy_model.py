@@ -191,6 +191,13 @@ class ModelEntry(_Strict):
 
 class Allow(_Strict):
     allow: list[ModelName] = Field(description="Model names allowed for this purpose, in the admin's order.")
+    post_without_fix: bool | None = Field(
+        None,
+        description=(
+            "When the head has failing tests, post a verified suggestion even if it fixes none of them (it says so). "
+            "Absent: false at the top level; in a repos entry, the top level's value."
+        ),
+    )
 
 
 class _ByPurpose(_Strict):

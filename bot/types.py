@@ -215,6 +215,7 @@ class Resolution:
     excluded: tuple[Exclusion, ...] = ()
     cloud_allowed: bool = False
     local_only: bool = False
+    post_without_fix: bool = False  # admin: a suggestion that fixes none of the head's failing tests may be posted
 
 
 # --- outcomes --------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The gate engine: apply a patch to a throwaway worktree of the PR head and run the gates on it, cheapest first.
 
-    apply -> paths -> ruff -> tests -> each configured command
+    apply -> paths -> effect -> ruff -> tests -> each configured command
 
 The first gate that fails (or errors: a gate that could not run is not a pass) stops the run; the later gates are
 reported as ``skipped``. The baseline (the head without the patch) is read from the cache or, for a new head,
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.errors import GateError
 from bot.types import CommandGate, Finding, GateResult, GateSettings, Verdict
-from checks import apply, commands, paths, proc, pycache, ruff, tests, worktree
+from checks import apply, commands, effect, paths, proc, pycache, ruff, tests, worktree
 from checks.baseline import Baseline, BaselineCache, default_cache_dir
 from checks.patch import PatchRejected
 from checks.patch import parse as parse_patch
@@ -168,7 +168,11 @@ def _gates(root: Path, patch: str, settings: GateSettings, job: BaselineJob) -> 
     if not _run_steps([(apply.NAME, do_apply)], results):
         return results, ""
     applied = holder["applied"]
-    if not _run_steps([(paths.NAME, lambda: paths.run(root, applied, settings))], results):
+    steps: list[Step] = [
+        (paths.NAME, lambda: paths.run(root, applied, settings)),
+        (effect.NAME, lambda: effect.run(root, applied, settings)),
+    ]
+    if not _run_steps(steps, results):
         return results, effective[0]
     job.start()  # the patch is sane: the baseline will be needed, start it while ruff and the tests run
     job.prepare(root, tuple(applied.patch.touched()))
@@ -195,7 +199,7 @@ def _command_step(root: Path, gate: CommandGate, settings: GateSettings, job: Ba
 
 def gate_names(settings: GateSettings) -> list[str]:
     """Every gate in the order it runs."""
-    return [apply.NAME, paths.NAME, ruff.NAME, tests.NAME, *(g.name for g in settings.commands)]
+    return [apply.NAME, paths.NAME, effect.NAME, ruff.NAME, tests.NAME, *(g.name for g in settings.commands)]
 
 
 def run_gates(

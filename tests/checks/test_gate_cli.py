@@ -37,7 +37,7 @@ def test_json_shape_and_exit_code_when_accepted(
     assert set(out) == {"verdict", "reason", "gates", "patch"}
     assert out["patch"] == patch  # the effective change: git diff of the head against the patched tree
     assert (out["verdict"], out["reason"]) == ("accept", None)
-    assert [g["name"] for g in out["gates"]] == ["apply", "paths", "ruff", "tests"]
+    assert [g["name"] for g in out["gates"]] == ["apply", "paths", "effect", "ruff", "tests"]
     for g in out["gates"]:
         assert set(g) == {"name", "status", "summary", "findings", "seconds"}
         assert g["status"] == "pass"
@@ -51,12 +51,12 @@ def test_json_and_exit_code_when_rejected(
     assert main(gate(repo, repo.diff_for({"calc/__init__.py": UNUSED_IMPORT}), "--json")) == 1
     out = json.loads(capsys.readouterr().out)
     assert (out["verdict"], out["reason"]) == ("reject", "ruff")
-    ruff = out["gates"][2]
+    ruff = out["gates"][3]
     assert ruff["status"] == "fail"
     assert ruff["findings"] == [
         {"path": "calc/__init__.py", "line": 1, "rule": "F401", "message": "`os` imported but unused"}
     ]
-    assert out["gates"][3]["status"] == "skipped"
+    assert out["gates"][4]["status"] == "skipped"
 
 
 def test_table_output(make_repo: Callable[..., GitRepo], capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,7 +83,7 @@ def test_the_base_config_applies(make_repo: Callable[..., GitRepo], capsys: pyte
     repo = make_repo()
     repo.commit({".github/guardrail.yml": "gates:\n  ruff: {enabled: false}\n"}, "base switches ruff off")
     assert main(gate(repo, repo.diff_for({"calc/__init__.py": UNUSED_IMPORT}), "--json")) == 0
-    ruff = json.loads(capsys.readouterr().out)["gates"][2]
+    ruff = json.loads(capsys.readouterr().out)["gates"][3]
     assert (ruff["status"], ruff["summary"]) == ("skipped", "disabled by gates.ruff.enabled")
 
 
@@ -103,7 +103,7 @@ def test_unknown_config_key_is_exit_2_naming_file_line_and_key(
 ) -> None:
     repo = make_repo()
     repo.commit({".github/guardrail.yml": "gates:\n  ruff: {enabled: true}\n  tets: {timeout: 5}\n"})
-    assert main(gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n"}))) == 2
+    assert main(gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n\nONE = 1\n"}))) == 2
     err = capsys.readouterr().err
     assert "main:.github/guardrail.yml:3" in err
     assert "gates.tets" in err and "unknown key" in err
@@ -131,7 +131,7 @@ def test_the_installed_command(make_repo: Callable[..., GitRepo]) -> None:
     assert done.returncode == 1, done.stderr
     out = json.loads(done.stdout)
     assert out["reason"] == "tests"
-    assert out["gates"][3]["findings"][0]["message"].startswith("tests/test_calc.py::test_add: ")
+    assert out["gates"][4]["findings"][0]["message"].startswith("tests/test_calc.py::test_add: ")
 
 
 def test_sigterm_cleans_up(make_repo: Callable[..., GitRepo]) -> None:

@@ -34,7 +34,7 @@ def gate(tmp_path: Path) -> Gate:
         settings = replace(FAST, **overrides)  # type: ignore[arg-type]
         verdict = run_gates(repo.path, "main", "HEAD", patch, settings, cache_dir=tmp_path / "cache")
         repo.assert_no_worktree_left()
-        assert [g.name for g in verdict.gates][:4] == ["apply", "paths", "ruff", "tests"]
+        assert [g.name for g in verdict.gates][:5] == ["apply", "paths", "effect", "ruff", "tests"]
         return verdict
 
     return run
@@ -55,7 +55,7 @@ def test_a_fix_that_passes(make_repo: Callable[..., GitRepo], gate: Gate) -> Non
     repo = make_repo({"calc/__init__.py": BUGGY, "tests/test_calc.py": CALC_TESTS})
     verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC}))
     assert verdict.accepted and verdict.reason is None
-    assert statuses(verdict) == {"apply": "pass", "paths": "pass", "ruff": "pass", "tests": "pass"}
+    assert statuses(verdict) == {"apply": "pass", "paths": "pass", "effect": "pass", "ruff": "pass", "tests": "pass"}
     assert "2 passed" in result(verdict, "tests").summary
 
 
@@ -92,7 +92,7 @@ def test_old_ruff_findings_are_not_blamed_even_when_their_line_moves(
     make_repo: Callable[..., GitRepo], gate: Gate
 ) -> None:
     repo = make_repo({"calc/__init__.py": "import os\n\n\n" + CALC, "tests/test_calc.py": CALC_TESTS})
-    moved = '"""Calculator."""\n\nimport os\n\n\n' + CALC  # the unused import is now on line 3
+    moved = "VERSION = 1\n\nimport os  # noqa: E402\n\n\n" + CALC  # the unused import is now on line 3
     verdict = gate(repo, repo.diff_for({"calc/__init__.py": moved}))
     assert verdict.accepted, verdict
     assert "1 finding(s) were already there" in result(verdict, "ruff").summary
@@ -188,7 +188,13 @@ def test_a_malformed_diff_is_rejected(make_repo: Callable[..., GitRepo], gate: G
     repo = make_repo()
     verdict = gate(repo, "Here is the fix:\n```\nreturn a + b\n```\n")
     assert verdict.reason == "apply" and "not a unified diff" in result(verdict, "apply").summary
-    assert statuses(verdict) == {"apply": "fail", "paths": "skipped", "ruff": "skipped", "tests": "skipped"}
+    assert statuses(verdict) == {
+        "apply": "fail",
+        "paths": "skipped",
+        "effect": "skipped",
+        "ruff": "skipped",
+        "tests": "skipped",
+    }
 
 
 def test_a_diff_whose_context_does_not_match_is_rejected(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
@@ -207,7 +213,7 @@ def test_a_sloppy_model_diff_with_wrong_counts_still_applies(make_repo: Callable
     # The hunk header claims 5 lines each side; there are 2. git apply --recount fixes that.
     patch = (
         "--- a/calc/__init__.py\n+++ b/calc/__init__.py\n"
-        "@@ -4,5 +4,5 @@\n def sub(a, b):\n-    return a - b\n+    return a - b  # subtract\n"
+        "@@ -4,5 +4,5 @@\n def sub(a, b):\n-    return a - b\n+    return -(b - a)\n"
     )
     verdict = gate(repo, patch)
     assert verdict.accepted, verdict
@@ -310,7 +316,7 @@ def test_extra_commands_are_compared_with_the_baseline(make_repo: Callable[..., 
     check = CommandGate("sub-check", 'python -c "import calc, sys; sys.exit(0 if calc.sub(5, 2) == 3 else 3)"')
     harmless = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n\nONE = 1\n"}), commands=(check,))
     assert harmless.accepted
-    assert [g.name for g in harmless.gates] == ["apply", "paths", "ruff", "tests", "sub-check"]
+    assert [g.name for g in harmless.gates] == ["apply", "paths", "effect", "ruff", "tests", "sub-check"]
     # test_sub (3 - 1) still passes; the command (5 - 2) does not, and it passed without the patch.
     broken = gate(
         repo, repo.diff_for({"calc/__init__.py": CALC.replace("a - b", "a - b if a < 5 else 0")}), commands=(check,)
@@ -397,7 +403,8 @@ def test_abandoning_a_run_kills_the_background_baseline(make_repo: Callable[...,
 
 def test_a_test_command_that_cannot_run_is_a_gate_error(make_repo: Callable[..., GitRepo], gate: Gate) -> None:
     repo = make_repo()
-    verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n"}), tests_command="no-such-test-runner --all")
+    patch = repo.diff_for({"calc/__init__.py": CALC + "\n\nONE = 1\n"})
+    verdict = gate(repo, patch, tests_command="no-such-test-runner --all")
     assert verdict.reason == "tests"
     assert result(verdict, "tests").status == "error"
     assert "no-such-test-runner" in result(verdict, "tests").summary  # names what could not be started

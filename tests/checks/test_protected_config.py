@@ -80,7 +80,7 @@ def test_a_patch_that_adds_a_tools_config_is_rejected(
 ) -> None:
     repo = make_repo()
     text = PYTEST_CONFIGS.get(name) or RUFF_CONFIGS[name]
-    verdict = gate(repo, repo.diff_for({f"{where}{name}": text, "calc/__init__.py": CALC + "\n"}), tmp_path)
+    verdict = gate(repo, repo.diff_for({f"{where}{name}": text, "calc/__init__.py": CALC + "\n\nONE = 1\n"}), tmp_path)
     assert (verdict.verdict, verdict.reason) == ("reject", "paths")
     assert gate_reason(verdict) == (
         f"gate paths failed: protected-path {where}{name} protected by {name!r}: a patch may not change the gates"

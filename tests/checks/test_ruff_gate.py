@@ -97,7 +97,8 @@ def test_suppressing_an_old_finding_is_neither_blamed_nor_credited(
     make_repo: Callable[..., GitRepo], tmp_path: Path
 ) -> None:
     repo = make_repo({"calc/__init__.py": "import os\n\n\n" + CALC, "tests/test_calc.py": CALC_TESTS})
-    verdict = gate(repo, repo.diff_for({"calc/__init__.py": "import os  # noqa: F401\n\n\n" + CALC}), tmp_path)
+    patched = "import os  # noqa: F401\n\n\n" + CALC + "\n\nONE = 1\n"
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": patched}), tmp_path)
     result = ruff_result(verdict)
     assert result.status == "pass" and result.fixed == ()
     assert "1 finding(s) were already there" in result.summary

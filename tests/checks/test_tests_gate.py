@@ -90,7 +90,7 @@ def test_a_head_that_cannot_collect_is_an_error_naming_the_real_error(
 def test_a_usage_error_quotes_pytests_own_message(make_repo: Callable[..., GitRepo], tmp_path: Path) -> None:
     repo = make_repo()
     settings = GateSettings(tests_timeout=60, tests_command="python -m pytest --no-such-flag")
-    verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n"}), tmp_path, settings)
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n\nONE = 1\n"}), tmp_path, settings)
     assert verdict.verdict == "error"
     summary = the_tests_gate(verdict).summary
     assert "pytest was called wrongly (exit 4: usage error): unrecognized arguments: --no-such-flag" in summary
@@ -148,7 +148,7 @@ def test_skipped_tests_say_why(make_repo: Callable[..., GitRepo], tmp_path: Path
         + "\n\nimport pytest\n\n\n@pytest.mark.skip(reason='needs the C extension')\ndef test_fast():\n    pass\n"
     )
     repo = make_repo({"calc/__init__.py": CALC, "tests/test_calc.py": skipping})
-    verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n"}), tmp_path)
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": CALC + "\n\nONE = 1\n"}), tmp_path)
     assert "skipped because: 'needs the C extension' x1" in the_tests_gate(verdict).summary
 
 
