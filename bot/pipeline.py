@@ -68,6 +68,7 @@ def run(
             clock=clock,
             progress=progress,
             cache_dir=cache_dir,
+            post_without_fix=resolution.post_without_fix,
         )
         winner = _walk(job, resolution, model_factory, attempts, notes)
     if not resolution.candidates:

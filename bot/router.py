@@ -63,6 +63,7 @@ class Job:
     clock: Callable[[], float]
     progress: Progress
     cache_dir: Path | None = None
+    post_without_fix: bool = False  # admin policy: post even when the head's failing tests all still fail
 
 
 @dataclass
@@ -150,6 +151,8 @@ def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> Tried:
     except GateError as exc:
         return done("error", f"error: GateError: {exc}", suggestion=suggestion)
     if verdict.accepted:
+        if not job.post_without_fix and (why := fixes_nothing(verdict, job.purpose)):
+            return done("rejected", why, gates=verdict.gates, suggestion=suggestion)
         # what is posted comes from the effective change the gates read back, never from the parser's text
         checked = gated(suggestion, verdict.patch, job.read_file) if verdict.patch.strip() else "no effective change"
         if isinstance(checked, str):
@@ -159,6 +162,21 @@ def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> Tried:
     if verdict.verdict == "error":  # e.g. the head's own tests do not run: not this model's fault
         return done("error", f"error: {gate_reason(verdict)}", gates=verdict.gates, suggestion=suggestion)
     return done("rejected", gate_reason(verdict), gates=verdict.gates, suggestion=suggestion)
+
+
+def fixes_nothing(verdict: Verdict, purpose: Purpose) -> str | None:
+    """Why a suggestion that passed every gate is still not posted as a fix: the head has failing tests and it fixes
+    none of them. None when it fixes one, or when the head had no failing test."""
+    fixed = [f for f in verdict.evidence("fixed") if f.rule == "test"]
+    still = [f for f in verdict.evidence("remaining") if f.rule == "test"]
+    if fixed or not still:
+        return None
+    names = ", ".join(f.message.partition(": ")[0] for f in still[:MAX_FINDINGS_IN_REASON])
+    more = f" and {len(still) - MAX_FINDINGS_IN_REASON} more" if len(still) > MAX_FINDINGS_IN_REASON else ""
+    return (
+        f"fixes none of the {len(still)} test(s) failing at the head ({names}{more} still fail): not posted as a fix "
+        f"(the admin policy's purposes.{purpose}.post_without_fix allows that)"
+    )
 
 
 def _run_gates(job: Job, suggestion: Suggestion) -> Verdict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from bot.errors import GitHubError
 from bot.github.port import GitHubPort
 from bot.reporters.base import READ_ONLY_STATUSES, PostContext, ReportResult
+from bot.reporters.evidence import evidence_text
 from bot.reporters.markers import (
     MAX_COMMENT_CHARS,
     cap,
@@ -30,7 +31,10 @@ def review_body(outcome: Outcome, plan: ReviewPlan, note: str = "") -> str:
     markers += [fingerprint_marker(p.fingerprint) for p in plan.inline]
     won = Provenance.of(outcome)
     count = len(plan.inline)
-    lines = ["\n".join(markers), f"**Guardrail** ({outcome.purpose}): {count} verified suggestion(s) on this commit."]
+    lines = ["\n".join(markers)]
+    if won is not None and (evidence := evidence_text(won.gates)):
+        lines.append(f"**{evidence}**")
+    lines.append(f"**Guardrail** ({outcome.purpose}): {count} verified suggestion(s) on this commit.")
     if won is not None:
         lines.append(won.line())
     if count > 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.errors import GitHubError
 from bot.github.port import GitHubPort
 from bot.reporters.base import READ_ONLY_STATUSES, PostContext, ReportResult, verdict_of
+from bot.reporters.evidence import evidence_text
 from bot.reporters.markers import MAX_COMMENT_CHARS, SUMMARY_MARKER, cap, is_summary, purpose_marker
 from bot.reporters.suggestions import Provenance, code_block, leftover_markdown, neutralise
 from bot.types import Attempt, GateResult, Outcome, PostedComment
@@ -58,6 +59,12 @@ def _headline(outcome: Outcome, context: PostContext) -> str:
     return "**Outcome:** no candidate model could be asked or gated; nothing was posted. See the chain below."
 
 
+def _evidence(outcome: Outcome) -> list[str]:
+    won = outcome.winning_attempt
+    text = evidence_text(won.gates) if won is not None else ""
+    return [f"**Evidence:** {text}", ""] if text else []
+
+
 def render_summary(outcome: Outcome, context: PostContext) -> str:
     """The summary Markdown (without markers): headline, fallback chain with every gate, leftovers, notes."""
     verdict = verdict_of(outcome)
@@ -66,6 +73,7 @@ def render_summary(outcome: Outcome, context: PostContext) -> str:
         f"### Guardrail · {outcome.purpose} · {_VERDICT_ICON[verdict]} {verdict}",
         f"PR #{context.pull.number} at `{head[:12]}` · fail-on: `{context.fail_on}`",
         "",
+        *_evidence(outcome),
         _headline(outcome, context),
         "",
         "**Fallback chain** (in the policy's order; the first suggestion to pass every gate wins):",

@@ -7,6 +7,7 @@ runtime, template and the gates it passed (provenance).
 
 from __future__ import annotations
 
+from bot.reporters.evidence import evidence_text
 from bot.reporters.suggestions import block_lines, code_block, neutralise, suggestion_block
 from bot.types import Attempt, GateResult, Outcome, ReviewComment, Suggestion
 
@@ -72,6 +73,8 @@ def render(outcome: Outcome) -> str:
     lines: list[str] = []
     if outcome.posted and outcome.suggestion is not None and winner is not None:
         lines += [f"## Guardrail {purpose} for {head}: verified suggestion", ""]
+        if evidence := evidence_text(winner.gates):
+            lines += [evidence, ""]
         for block in _suggestion_blocks(outcome.suggestion):
             lines += [block, ""]
         lines += [_provenance(winner), ""]
