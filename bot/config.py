@@ -44,6 +44,17 @@ class TestsGate(_Strict):
     timeout: float = Field(600, gt=0, description="Seconds before the test run is killed and the patch rejected.")
 
 
+class SetupStep(_Strict):
+    command: str = Field(
+        "", description="Prepares a fresh checkout of the head before its tests run, once per head ('' = none)."
+    )
+    auto: bool = Field(
+        True,
+        description="Without a command: write generated version files and build C extensions in place (docs/gates.md).",
+    )
+    timeout: float = Field(600, gt=0, description="Seconds before the setup is killed.")
+
+
 class CommandGateModel(_Strict):
     name: str = Field(description="Gate name shown in results, e.g. 'mypy'.")
     command: str = Field(description="Shell-free command line, split like a POSIX shell would.")
@@ -58,6 +69,7 @@ class ProtectedPaths(_Strict):
 class Gates(_Strict):
     ruff: RuffGate = Field(default_factory=RuffGate)
     tests: TestsGate = Field(default_factory=TestsGate)
+    setup: SetupStep = Field(default_factory=SetupStep)
     commands: list[CommandGateModel] = Field(default_factory=list, description="Further gates, by exit status.")
     protected_paths: ProtectedPaths = Field(default_factory=ProtectedPaths)
     scrub_env: list[str] = Field(
@@ -70,6 +82,9 @@ class Gates(_Strict):
             ruff=self.ruff.enabled,
             tests_command=self.tests.command,
             tests_timeout=self.tests.timeout,
+            setup_command=self.setup.command,
+            setup_auto=self.setup.auto,
+            setup_timeout=self.setup.timeout,
             commands=tuple(CommandGate(c.name, c.command, c.timeout) for c in self.commands),
             protected_add=tuple(self.protected_paths.add),
             protected_remove=tuple(self.protected_paths.remove),

@@ -95,6 +95,9 @@ class GateSettings:
     ruff: bool = True
     tests_command: str = "python -m pytest"
     tests_timeout: float = 600.0
+    setup_command: str = ""  # run once per head before its tests; "" = the default setup (if setup_auto)
+    setup_auto: bool = True  # the default setup: generated version files, extensions built in place
+    setup_timeout: float = 600.0
     commands: tuple[CommandGate, ...] = ()
     protected_add: tuple[str, ...] = ()
     protected_remove: tuple[str, ...] = ()

@@ -23,6 +23,7 @@ from checks import apply, commands, effect, paths, proc, pycache, ruff, tests, w
 from checks.baseline import Baseline, BaselineCache, default_cache_dir
 from checks.patch import PatchRejected
 from checks.patch import parse as parse_patch
+from checks.prepare import HeadSetup, Prepared, SetupCache, needs_own_setup
 
 Step = tuple[str, Callable[[], GateResult]]
 
@@ -60,6 +61,9 @@ class BaselineJob:
         self._cached = cache.load(head, settings.tests_command)
         self._pool: ThreadPoolExecutor | None = None
         self._future: Future[Baseline] | None = None
+        self._setup_done = threading.Event()  # set once the baseline's worktree has been set up (and cached)
+        setup_cache = SetupCache(cache.directory)
+        self.setup = HeadSetup(head, settings, setup_cache, lambda: set(self.head_blobs()))
 
     def head_blobs(self) -> dict[str, str]:
         """The head's files and blob shas (for :func:`checks.pycache.stabilize`); read once, before :meth:`start`."""
@@ -84,6 +88,12 @@ class BaselineJob:
         start = time.monotonic()
         with worktree.worktree(self.repo, self.head) as root:
             self.prepare(root)
+            try:
+                prepared = self.setup.prepare_head(root, self.cancel)
+            finally:
+                self._setup_done.set()
+            if prepared.problem:
+                return self._unprepared(prepared.problem, time.monotonic() - start)
             run = tests.execute(root, self.settings, cancel=self.cancel, bytecode=self.bytecode)
         result = run.result
         baseline = Baseline(
@@ -97,6 +107,18 @@ class BaselineJob:
         if not result.timed_out and not self.cancel.is_set():
             self.cache.store(baseline)
         return baseline
+
+    def _unprepared(self, problem: str, seconds: float) -> Baseline:
+        baseline = Baseline(self.head, self.settings.tests_command, returncode=1, problem=problem, seconds=seconds)
+        if not self.cancel.is_set():
+            self.cache.store(baseline)
+        return baseline
+
+    def prepare_patched(self, root: Path, touched: tuple[str, ...]) -> Prepared:
+        """Set up the patched worktree like the head's (waiting for the baseline's setup when it is under way)."""
+        if self._future is not None and not needs_own_setup(touched):
+            self._setup_done.wait()
+        return self.setup.prepare_patched(root, touched, lambda: worktree.worktree(self.repo, self.head))
 
     def tests(self) -> Baseline:
         """The tests' baseline; waits for the background run when there is one."""
@@ -113,6 +135,7 @@ class BaselineJob:
             return known.commands[gate.command]
         with worktree.worktree(self.repo, self.head) as root:
             self.prepare(root)
+            self.setup.prepare_head(root, self.cancel)
             result = commands.execute(root, gate, self.settings, cancel=self.cancel, bytecode=self.bytecode)
         status = -9 if result.timed_out else result.returncode
         if not result.timed_out:
@@ -178,11 +201,18 @@ def _gates(root: Path, patch: str, settings: GateSettings, job: BaselineJob) -> 
     job.prepare(root, tuple(applied.patch.touched()))
     later: list[Step] = [
         (ruff.NAME, lambda: ruff.run(root, applied, settings)),
-        (tests.NAME, lambda: tests.run(root, settings, job.tests, job.bytecode)),
+        (tests.NAME, lambda: _tests_step(root, applied, settings, job)),
     ]
     later += [_command_step(root, gate, settings, job) for gate in settings.commands]
     _run_steps(later, results)
     return results, effective[0]
+
+
+def _tests_step(root: Path, applied: apply.Applied, settings: GateSettings, job: BaselineJob) -> GateResult:
+    prepared = job.prepare_patched(root, tuple(applied.patch.touched()))
+    result = tests.run(root, settings, job.tests, job.bytecode)
+    note = prepared.problem or prepared.summary
+    return replace(result, summary=f"{result.summary}; {note}") if note else result
 
 
 def _escaping_paths(patch: str, settings: GateSettings) -> list[Finding]:
