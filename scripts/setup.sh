@@ -24,6 +24,17 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 
+# A C compiler and the Python headers: the gate tests build a small C extension in place (the default setup of a
+# project with one). Installed with apt-get where missing and we are root (CI's fresh machine); otherwise say so.
+if ! command -v cc >/dev/null 2>&1 || ! .venv/bin/python -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq gcc python3-dev >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq gcc python3-dev >/dev/null; }
+  else
+    echo "setup: no C compiler or Python headers: install gcc and python3-dev for the C-extension gate tests" >&2
+  fi
+fi
+
 # llama-cpp-python builds from source. A native build crashes in ggml's AMX kernel on some x86 machines
 # (segfault in ggml_backend_amx_mul_mat), so build a portable AVX2 library instead.
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF}"
