@@ -104,8 +104,8 @@ class BaselineJob:
             seconds=time.monotonic() - start,
             problem=None if result.timed_out else tests.unjudgeable(run, self.settings.tests_timeout),
         )
-        if not result.timed_out and not self.cancel.is_set():
-            self.cache.store(baseline)
+        if not result.timed_out and not self.cancel.is_set() and prepared.complete:
+            self.cache.store(baseline)  # not when a default setup step failed: the next run tries again
         return baseline
 
     def _unprepared(self, problem: str, seconds: float) -> Baseline:

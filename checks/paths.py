@@ -25,6 +25,7 @@ from bot.parse.diff import unquote_path
 from bot.types import Finding, GateResult, GateSettings
 from checks.apply import Applied
 from checks.patch import DEV_NULL, ParsedPatch
+from checks.worktree import list_files
 
 NAME = "paths"
 # Where the test runner, the linter and the interpreter read their configuration, from their own documentation:
@@ -157,9 +158,11 @@ def _module_name(path: str) -> str | None:
     return None
 
 
-def _shadow_findings(path: str) -> list[Finding]:
+def _shadow_findings(path: str, own: frozenset[str]) -> list[Finding]:
     module = _module_name(path)
-    if module is None or (module not in shadowed_modules() and not module.startswith("pytest_")):
+    if module is None or module in own:
+        return []  # the project's own module (pluggy's repository patching pluggy): judged by its tests
+    if module not in shadowed_modules() and not module.startswith("pytest_"):
         return []
     why = f"would shadow the module `{module}` the test runner or Python itself imports (it comes first on the path)"
     return [Finding(path, 0, "protected-path", why)]
@@ -175,7 +178,12 @@ def _outside(raw: str) -> str | None:
     return None
 
 
-def _path_findings(path: str, patterns: Iterable[str]) -> list[Finding]:
+def own_modules(paths: Iterable[str]) -> frozenset[str]:
+    """The top-level modules the head itself defines in its import roots (from its tracked files)."""
+    return frozenset(name for name in map(_module_name, paths) if name is not None)
+
+
+def _path_findings(path: str, patterns: Iterable[str], own: frozenset[str] = frozenset()) -> list[Finding]:
     if not path or path.endswith("/"):
         return [Finding(path, 0, "invalid-path", "empty or directory-only path")]
     if any(part.lower().rstrip(". ") == ".git" for part in re.split(r"[\\/]", path)):
@@ -183,7 +191,7 @@ def _path_findings(path: str, patterns: Iterable[str]) -> list[Finding]:
     for pattern in patterns:
         if matches(pattern, path):
             return [Finding(path, 0, "protected-path", f"protected by {pattern!r}: a patch may not change the gates")]
-    return _shadow_findings(path)
+    return _shadow_findings(path, own)
 
 
 def _mode_findings(path: str, modes: Iterable[str]) -> list[Finding]:
@@ -209,23 +217,23 @@ def escaping(patch: ParsedPatch) -> list[Finding]:
     return list(dict.fromkeys(found))
 
 
-def _from_headers(applied: Applied, patterns: tuple[str, ...]) -> list[Finding]:
+def _from_headers(applied: Applied, patterns: tuple[str, ...], own: frozenset[str]) -> list[Finding]:
     found: list[Finding] = []
     for change in applied.patch.files:
         for raw in change.raw_paths:
             if why := _outside(raw):
                 found.append(Finding(raw, 0, "outside-repo", why))
         for path in {change.old_path, change.new_path} - {None}:
-            found.extend(_path_findings(str(path), patterns))
+            found.extend(_path_findings(str(path), patterns, own))
         found.extend(_mode_findings(change.path, change.modes))
     return found
 
 
-def _from_git(applied: Applied, patterns: tuple[str, ...]) -> list[Finding]:
+def _from_git(applied: Applied, patterns: tuple[str, ...], own: frozenset[str]) -> list[Finding]:
     # git's own reading of the same patch; a disagreement with ours must not let a path through.
     found: list[Finding] = []
     for path in applied.git_paths:
-        found.extend(_path_findings(path, patterns))
+        found.extend(_path_findings(path, patterns, own))
     for line in applied.git_summary:
         if match := _SUMMARY_MODE.match(line):
             mode, path = (match[1], match[2]) if match[1] else (match[3], match[4])
@@ -244,11 +252,17 @@ def _from_worktree(worktree: Path, applied: Applied) -> list[Finding]:
     return found
 
 
+def worktree_files(root: Path) -> list[str]:
+    """The files tracked at the worktree's HEAD (the head, before the patch)."""
+    return list_files(root, "HEAD")
+
+
 def run(worktree: Path, applied: Applied, settings: GateSettings) -> GateResult:
     """Check every path the applied patch names; fail on the first kind of problem with all its findings."""
     start = time.monotonic()
     patterns = protected_patterns(settings)
-    found = _from_headers(applied, patterns) + _from_git(applied, patterns)
+    own = own_modules(worktree_files(worktree))
+    found = _from_headers(applied, patterns, own) + _from_git(applied, patterns, own)
     found += _from_worktree(worktree, applied)
     findings = tuple(dict.fromkeys(found))
     if findings:

@@ -57,6 +57,7 @@ class Prepared:
 
     summary: str = ""
     problem: str | None = None
+    complete: bool = True  # False: a default step failed (the machine may lack a compiler): not kept for later runs
 
 
 # --- the default setup ---------------------------------------------------------------------------------------------
@@ -133,6 +134,11 @@ def write_version_files(root: Path) -> list[str]:
     return written
 
 
+def _build_requires(root: Path) -> str:
+    requires = _dig(_toml(root / "pyproject.toml"), "build-system", "requires")
+    return ", ".join(str(r) for r in requires) if isinstance(requires, list) else ""
+
+
 def _python(settings: GateSettings) -> str:
     argv = split_command(settings.tests_command, "gates.tests.command")
     return argv[0] if Path(argv[0]).name.startswith("python") else "python"
@@ -178,11 +184,14 @@ def run_setup(root: Path, settings: GateSettings, cancel: threading.Event | None
         if result.ok:
             done.append(f"built the extensions in place (`python {shown}`, {result.seconds:.1f}s)")
         else:
+            needs = _build_requires(root)
+            hint = f"; the project's build needs {needs}: install it for `{build[0]}`" if needs else ""
             done.append(
-                f"could not build the extensions in place (`python {shown}`: {first_error(result)}); tests that "
-                "need them may be skipped: set gates.setup.command"
+                f"could not build the extensions in place (`python {shown}`: {first_error(result)}{hint}); tests "
+                "that need them may be skipped (or set gates.setup.command)"
             )
-    return Prepared(summary=f"default setup: {'; '.join(done)}" if done else "")
+    complete = all(not step.startswith("could not") for step in done)
+    return Prepared(summary=f"default setup: {'; '.join(done)}" if done else "", complete=complete)
 
 
 def needs_own_setup(touched: Iterable[str]) -> bool:
@@ -215,14 +224,19 @@ class SetupCache:
         key = json.dumps([FORMAT, settings.setup_command, settings.setup_auto, settings.tests_command])
         return self.directory / "setup" / f"{head}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
-    def load(self, head: str, settings: GateSettings) -> Prepared | None:
+    def load(self, head: str, settings: GateSettings, *, complete_only: bool = True) -> Prepared | None:
+        """The kept outcome; one whose default steps failed only when ``complete_only`` is false (the run that
+        made it), so a later run tries again once the machine has what was missing."""
         try:
             data = json.loads((self.path(head, settings) / "result.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             return None
-        return Prepared(str(data.get("summary") or ""), str(data["problem"]) if data.get("problem") else None)
+        if complete_only and data.get("complete") is False:
+            return None
+        problem = str(data["problem"]) if data.get("problem") else None
+        return Prepared(str(data.get("summary") or ""), problem, data.get("complete") is not False)
 
     def store(self, head: str, settings: GateSettings, root: Path, tracked: set[str], prepared: Prepared) -> None:
         """Keep what the setup added under ``root`` (regular files not tracked at the head); atomic."""
@@ -240,6 +254,7 @@ class SetupCache:
                 (staging / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, staging / "files" / rel)
             result = {"format": FORMAT, "summary": prepared.summary, "problem": prepared.problem}
+            result["complete"] = prepared.complete
             (staging / "result.json").write_text(json.dumps(result), encoding="utf-8")
             if target.exists():
                 proc.remove_tree(target)
@@ -269,6 +284,7 @@ class HeadSetup:
     def __init__(self, head: str, settings: GateSettings, cache: SetupCache, tracked: Callable[[], set[str]]) -> None:
         self.head, self.settings, self.cache, self.tracked = head, settings, cache, tracked
         self._lock = threading.Lock()
+        self._made: Prepared | None = None  # what this run's setup did (kept on disk even when incomplete)
 
     def enabled(self) -> bool:
         return bool(self.settings.setup_command) or self.settings.setup_auto
@@ -278,14 +294,18 @@ class HeadSetup:
         if not self.enabled():
             return Prepared()
         with self._lock:
-            known = self.cache.load(self.head, self.settings)
+            known = self._known()
             if known is not None:
                 self.cache.restore(self.head, self.settings, root)
                 return known
             prepared = run_setup(root, self.settings, cancel)
             if cancel is None or not cancel.is_set():
                 self.cache.store(self.head, self.settings, root, self.tracked(), prepared)
+                self._made = prepared
             return prepared
+
+    def _known(self) -> Prepared | None:
+        return self._made or self.cache.load(self.head, self.settings)
 
     def prepare_patched(
         self, root: Path, touched: Iterable[str], head_worktree: Callable[[], AbstractContextManager[Path]]
@@ -297,7 +317,8 @@ class HeadSetup:
         if needs_own_setup(touched):
             own = run_setup(root, self.settings)
             return Prepared(own.summary.replace("setup:", "setup (run on the patched tree):", 1), own.problem)
-        known = self.cache.load(self.head, self.settings)
+        with self._lock:
+            known = self._known()
         if known is None:
             with head_worktree() as fresh:
                 known = self.prepare_head(fresh)

@@ -132,6 +132,7 @@ _BORING = re.compile(
 )
 _EXCEPTION_LINE = re.compile(r"^E\s+((?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning)\b.*)$")
 _USAGE_LINE = re.compile(r"^(?:ERROR: (?!usage:)(.+)|[^:]+: error: (.+))$")
+_PLAIN_EXCEPTION = re.compile(r"^((?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit)\b(?::.*)?)$")
 _INTERNAL_LINE = re.compile(r"^INTERNALERROR> (?:E\s+)?((?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception)\b.*)$")
 PYTEST_EXIT = {
     1: "tests failed",
@@ -145,9 +146,10 @@ PYTEST_EXIT = {
 def first_error(result: proc.ProcResult) -> str:
     """The runner's own words for what went wrong, for a maintainer: the first exception pytest shows
     (``ModuleNotFoundError: No module named 'pkg._version'``), else its usage error, else its internal error, else
-    the last line it printed that is not a header (never the ``rootdir:`` line)."""
+    the first exception line of a plain traceback, else the last line it printed that is not a header (never the
+    ``rootdir:`` line)."""
     lines = [line.rstrip() for line in (result.stdout + "\n" + result.stderr).splitlines()]
-    for pattern in (_EXCEPTION_LINE, _USAGE_LINE, _INTERNAL_LINE):
+    for pattern in (_EXCEPTION_LINE, _USAGE_LINE, _INTERNAL_LINE, _PLAIN_EXCEPTION):
         for line in lines:
             if match := pattern.match(line):
                 return next(group for group in match.groups() if group).strip()[:300]
