@@ -148,3 +148,19 @@ def test_the_runners_plugins_are_shadow_protected() -> None:
     names = paths.shadowed_modules()
     assert {"pytest", "_pytest", "pluggy", "xml", "json", "site", "pytest_timeout"} <= names
     assert "calc" not in names
+
+
+def test_the_projects_own_package_is_not_shadowing_even_when_the_runner_imports_one_of_that_name(
+    make_repo: Callable[..., GitRepo], tmp_path: Path
+) -> None:
+    # pluggy's and iniconfig's own repositories: their package is also pytest's dependency (found on real projects)
+    files = {
+        "src/iniconfig/__init__.py": "def parse(text):\n    return text.split()\n",
+        "tests/test_parse.py": "from iniconfig import parse\n\n\ndef test_parse():\n    assert parse('a b') == ['a', 'b']\n",
+    }
+    repo = make_repo(files)
+    patch = repo.diff_for({"src/iniconfig/__init__.py": "def parse(text):\n    return list(text.split())\n"})
+    verdict = gate(repo, patch, tmp_path)
+    assert {g.name: g.status for g in verdict.gates}["paths"] == "pass"
+    new_module = gate(repo, repo.diff_for({"src/pluggy.py": "X = 1\n"}), tmp_path)
+    assert new_module.reason == "paths"  # a new module of that kind still is

@@ -283,3 +283,15 @@ def test_a_patch_to_the_c_source_is_built_and_tested(ext_repo: GitRepo, tmp_path
     assert "default setup (run on the patched tree): built the extensions in place" in summary_of(verdict)
     findings = [f.message for f in next(g for g in verdict.gates if g.name == "tests").findings]
     assert "tests/test_fastmath.py::test_fast_add: assert 38 == 42 (was passed)" in findings
+
+
+def test_a_build_that_fails_says_why_and_is_not_kept_for_the_next_run(ext_repo: GitRepo, tmp_path: Path) -> None:
+    broken = EXT_C.replace("return PyLong_FromLong(a + b);", "return PyLong_FromLong(a + b)  /* no semicolon */")
+    ext_repo.commit({"fastmath/_speedups.c": broken})
+    cache = tmp_path / "cache"
+    verdict = gate(ext_repo, ext_repo.diff_for({"fastmath/__init__.py": EXT_INIT + "\n\nONE = 1\n"}), cache)
+    summary = summary_of(verdict)
+    assert "default setup: could not build the extensions in place (`python setup.py build_ext --inplace`: " in summary
+    assert "skipped because: 'needs the C extension' x2" in summary
+    head = ext_repo.git("rev-parse", "HEAD").strip()
+    assert BaselineCache(cache).load(head, FAST.tests_command) is None  # the next run tries the build again
