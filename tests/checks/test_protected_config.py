@@ -156,7 +156,7 @@ def test_the_projects_own_package_is_not_shadowing_even_when_the_runner_imports_
     # pluggy's and iniconfig's own repositories: their package is also pytest's dependency (found on real projects)
     files = {
         "src/iniconfig/__init__.py": "def parse(text):\n    return text.split()\n",
-        "tests/test_parse.py": "from iniconfig import parse\n\n\ndef test_parse():\n    assert parse('a b') == ['a', 'b']\n",
+        "tests/test_parse.py": "from iniconfig import parse\n\n\ndef test_parse():\n    assert parse('a b')\n",
     }
     repo = make_repo(files)
     patch = repo.diff_for({"src/iniconfig/__init__.py": "def parse(text):\n    return list(text.split())\n"})
