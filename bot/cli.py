@@ -1,7 +1,8 @@
 """The ``guardrail`` command: a thin dispatcher over ``bot.commands``; one error handler maps errors to exit codes.
 
 Exit codes: 0 success (for `gate`: accepted), 1 rejected / failed as asked, 2 usage or configuration error,
-3 an unexpected internal error (with the traceback, so it can be reported).
+3 an unexpected internal error: one line naming it and the file holding the full traceback (printed too with
+``GUARDRAIL_DEBUG=1``), never a traceback on the terminal.
 """
 
 from __future__ import annotations
@@ -9,15 +10,22 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
+import os
 import re
 import sys
+import tempfile
+import time
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
+
+import platformdirs
 
 from bot.errors import ConfigError, GuardrailError
 
-REPORT = "please report it with the traceback above"
+DEBUG_ENV = "GUARDRAIL_DEBUG"  # "1": an internal error's traceback is printed on stderr as well
+CACHE_ENV = "GUARDRAIL_CACHE_DIR"  # the same variable the gates' caches honour (checks.baseline.CACHE_ENV)
 DESCRIPTION = (
     "Guardrail reviews and patches pull requests with a policy-selected code model, and posts a suggestion only "
     "after ruff and the repository's own tests pass on it."
@@ -83,9 +91,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def crash_dir() -> Path:
+    """Where internal-error tracebacks are written: ``crashes`` under ``$GUARDRAIL_CACHE_DIR`` when set, else under
+    the user's cache directory (platformdirs, e.g. ``~/.cache/guardrail/crashes`` on Linux)."""
+    base = os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("guardrail")
+    return Path(base) / "crashes"
+
+
+def write_crash_report(exc: BaseException) -> Path | None:
+    """Write ``exc``'s full traceback (with the version and the command line) to a new file in :func:`crash_dir`,
+    or in the system temporary directory when that cannot be written; return its path, or None when neither can."""
+    text = f"guardrail {version()}\nargv: {sys.argv!r}\n\n" + "".join(traceback.format_exception(exc))
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for directory in (crash_dir(), Path(tempfile.gettempdir())):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f"guardrail-crash-{stamp}-", suffix=".txt", dir=directory)
+            with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
+                handle.write(text)
+            return Path(name)
+        except OSError:
+            continue
+    return None
+
+
+def _internal_error(exc: Exception) -> int:
+    """The last resort: one line on stderr naming the error and where its traceback is; exit 3."""
+    if os.environ.get(DEBUG_ENV) == "1":
+        traceback.print_exception(exc, file=sys.stderr)
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    report = write_crash_report(exc)
+    where = (
+        f"the full traceback is in {report}; please report it with that file"
+        if report
+        else f"the traceback could not be written to a file; run again with {DEBUG_ENV}=1 to see it"
+    )
+    print(f"guardrail: internal error (a bug in Guardrail): {what}; {where}", file=sys.stderr)
+    return 3
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    return dispatch(args)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run the parsed command ``args.run(args)`` and map its errors to one line on stderr and an exit code."""
     try:
         code: int = args.run(args)
     except ConfigError as exc:
@@ -100,12 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"guardrail: error: {where}{exc.strerror or exc}; check the path", file=sys.stderr)
         return 2
-    except Exception:  # a bug: say so, with the traceback to report
-        traceback.print_exc()
-        print(
-            "guardrail: internal error (a bug in Guardrail); please report it with the traceback above", file=sys.stderr
-        )
-        return 3
+    except Exception as exc:  # a bug: one line, the traceback in a file to report
+        return _internal_error(exc)
     return code
 
 

@@ -3,14 +3,16 @@ models' raw replies visible (review --show-replies, log --replies, log --json)."
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import json
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli import dispatch, main
 from tests.demo_pr import admin_policy, build_demo
 from tests.fakes.model_servers import FakeAnthropic, FakeOllama, Reply
 
@@ -172,3 +174,51 @@ def test_the_models_raw_reply_can_be_seen(tmp_path: Path, capsys: Capsys, monkey
     assert code == 0 and "     No change is needed: MARKER-7f3a." in out
     code, out, _ = _exit(["log", "--audit-db", str(db), "--json"], capsys)
     assert all(run["attempts"][0]["replies"][0] == REPLY for run in json.loads(out))
+
+
+def _a_bug(args: argparse.Namespace) -> int:
+    """A command with a bug in it, as `args.run` (what every registered command is)."""
+    return {}["missing"]  # type: ignore[no-any-return]
+
+
+def test_an_internal_error_is_one_line_naming_the_file_with_the_traceback(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GUARDRAIL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("GUARDRAIL_DEBUG", raising=False)
+    code = dispatch(argparse.Namespace(run=_a_bug))
+    out, err = capsys.readouterr()
+    line = _one_line(err)
+    assert code == 3 and out == ""
+    assert line.startswith(
+        "guardrail: internal error (a bug in Guardrail): KeyError: 'missing'; the full traceback is in "
+    )
+    written = Path(line.split("the full traceback is in ")[1].split("; ")[0])
+    assert written.parent == tmp_path / "cache" / "crashes"
+    report = written.read_text()
+    assert "Traceback (most recent call last)" in report and 'return {}["missing"]' in report
+    assert report.startswith("guardrail ")
+
+
+def test_an_internal_error_falls_back_to_the_temporary_directory(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "not-a-dir").write_text("a file where the cache directory should be")
+    monkeypatch.setenv("GUARDRAIL_CACHE_DIR", str(tmp_path / "not-a-dir"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", None)  # the stdlib caches $TMPDIR; read it again
+    code = dispatch(argparse.Namespace(run=_a_bug))
+    line = _one_line(capsys.readouterr().err)
+    assert code == 3
+    written = Path(line.split("the full traceback is in ")[1].split("; ")[0])
+    assert written.parent == tmp_path / "tmp" and "KeyError" in written.read_text()
+
+
+def test_guardrail_debug_shows_the_traceback(tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GUARDRAIL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GUARDRAIL_DEBUG", "1")
+    assert dispatch(argparse.Namespace(run=_a_bug)) == 3
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.strip().splitlines()[-1].startswith("guardrail: internal error (a bug in Guardrail): KeyError")
