@@ -8,10 +8,17 @@ Remote URL forms understood (git-clone(1) "GIT URLS"): ``https://host/owner/name
 ``ssh://[user@]host[:port]/owner/name(.git)``, and the scp-like ``[user@]host:owner/name(.git)``. Credentials in
 the URL are ignored. A local path or ``file://`` URL, or a path of more or fewer than two segments (a GitLab
 subgroup), names no GitHub repository: None.
+
+A name is GitHub's ``owner/name`` form, ASCII only (owner: letters, digits and ``-``, at most 39; name: letters,
+digits, ``-``, ``_``, ``.``, at most 100, not ``.``/``..``, not ending in ``.git``): a look-alike letter, a URL, a
+trailing slash or ``.git`` is refused, never matched loosely against the admin's globs. When the flag or the event
+names one repository and the checkout's ``origin`` remote plainly names another, the name is unknown (fail closed:
+the code in the checkout may belong to a repository the admin marked local-only).
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +27,7 @@ from urllib.parse import urlsplit
 from checks import proc
 
 _SEGMENT = r"[A-Za-z0-9_.-]+"
+_FULL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/(?P<name>[A-Za-z0-9_.-]{1,100})")
 _SCP_LIKE = re.compile(rf"^(?:[^@/\s]+@)?(?P<host>[A-Za-z0-9.-]+):(?!//)/?(?P<path>{_SEGMENT}/{_SEGMENT}/?)$")
 _URL_SCHEMES = ("https", "http", "ssh", "git", "git+ssh", "ssh+git")
 
@@ -30,6 +38,27 @@ class RepoIdentity:
 
     name: str | None
     source: str
+
+
+def is_repo_name(text: str) -> bool:
+    """True when ``text`` is a repository name in GitHub's ``owner/name`` form (see the module's rules)."""
+    match = _FULL_NAME.fullmatch(text)
+    if match is None:
+        return False
+    return match["name"] not in (".", "..") and not match["name"].lower().endswith(".git")
+
+
+def repo_name_flag(text: str) -> str:
+    """argparse ``type`` of ``--repo-name``: ``text`` when it is an ``owner/name``; else ArgumentTypeError saying the
+    form (and the name it probably meant, for a URL, a trailing slash or ``.git``)."""
+    if is_repo_name(text):
+        return text
+    meant = repo_name_from_remote(text) or repo_name_from_remote(f"https://github.com/{text.strip().strip('/')}")
+    hint = f" (did you mean {meant}?)" if meant and meant != text and is_repo_name(meant) else ""
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a GitHub owner/name{hint}; use the repository's name as GitHub shows it, e.g. acme/payments "
+        "(ASCII letters, digits, '-', '_', '.')"
+    )
 
 
 def repo_name_from_remote(url: str) -> str | None:
@@ -63,14 +92,28 @@ def origin_url(repo: Path) -> str | None:
 def repo_identity(repo: Path, flag: str | None, event_name: str | None = None) -> RepoIdentity:
     """The repository's name: ``flag`` (``--repo-name``), else ``event_name`` (the GitHub event's
     ``repository.full_name``), else the ``origin`` remote of ``repo``; ``name`` None when none gives one."""
-    if flag:
-        return RepoIdentity(flag, "--repo-name")
-    if event_name:
-        return RepoIdentity(event_name, "the GitHub event")
     url = origin_url(repo)
     name = repo_name_from_remote(url) if url else None
+    if flag or event_name:
+        return confirmed_by_origin(flag or event_name or "", "--repo-name" if flag else "the GitHub event", name)
     if name is not None:
         return RepoIdentity(name, "the origin remote")
     shown = re.sub(r"//[^/@]*@", "//", url) if url else ""  # never repeat credentials from the URL
     why = f"the origin remote {shown!r} names no owner/name" if url else "no origin remote"
     return RepoIdentity(None, f"no --repo-name, no GitHub event, {why}")
+
+
+def confirmed_by_origin(claimed: str, source: str, origin_name: str | None) -> RepoIdentity:
+    """``claimed`` (from ``source``) unless it is no ``owner/name`` or the origin remote's name ``origin_name``
+    (None: the origin names none) is another repository (compared as GitHub does, ignoring case): then unknown."""
+    if not is_repo_name(claimed):
+        return RepoIdentity(None, f"{source} names {claimed!r}, not an owner/name")
+    if origin_name is not None and origin_name.lower() != claimed.lower():
+        return RepoIdentity(None, f"{source} names {claimed} but the checkout's origin remote names {origin_name}")
+    return RepoIdentity(claimed, source)
+
+
+def checkout_identity(repo: Path, claimed: str, source: str) -> RepoIdentity:
+    """The name ``claimed`` by ``source`` (the event) checked against the origin remote of the checkout at ``repo``."""
+    url = origin_url(repo)
+    return confirmed_by_origin(claimed, source, repo_name_from_remote(url) if url else None)

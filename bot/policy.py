@@ -173,7 +173,12 @@ UNKNOWN_NAME_REASON = (
 
 
 def _cloud_reason(
-    admin: AdminPolicy, match: RepoMatch | None, config: RepoConfig, where: str, repo_name: str | None
+    admin: AdminPolicy,
+    match: RepoMatch | None,
+    config: RepoConfig,
+    where: str,
+    repo_name: str | None,
+    unknown_because: str | None = None,
 ) -> str | None:
     """Why no cloud model may be asked here, or None when the fallback is allowed."""
     if admin.local_only:
@@ -187,6 +192,8 @@ def _cloud_reason(
     if not config.cloud_fallback:
         return f"cloud fallback off in {where}"
     if not repo_name and admin.repos:
+        if unknown_because:
+            return f"{UNKNOWN_NAME_REASON.split(';')[0]}: {unknown_because}"
         return UNKNOWN_NAME_REASON
     return None
 
@@ -199,8 +206,10 @@ def resolve(
     *,
     repo_config_where: str = REPO_CONFIG_PATH,
     repo_config_lines: Lines | None = None,
+    unknown_because: str | None = None,
 ) -> Resolution:
     """The ordered candidates for one repository and purpose, and every model left out with its reason.
+    ``unknown_because`` says why ``repo_name`` is None when a name was given but refused (``bot.identity``).
 
     Raises PolicyError (naming ``repo_config_where``, the line from ``repo_config_lines`` — as returned by
     ``load_repo_config_with_lines`` or ``bot.config.parse_yaml`` — and the key path) when the repository config
@@ -213,7 +222,7 @@ def resolve(
     allowed = _admin_allowed(admin, match, purpose)
     listed = repo_config.purposes.get(purpose)
     preference = list(listed.models) if listed and listed.models else allowed
-    cloud_reason = _cloud_reason(admin, match, repo_config, where, repo_name)
+    cloud_reason = _cloud_reason(admin, match, repo_config, where, repo_name, unknown_because)
     enabled = listed is None or listed.enabled
 
     excluded: list[Exclusion] = []

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from bot.config import REPO_CONFIG_PATH, RepoConfig
 from bot.errors import ConfigError
-from bot.identity import repo_identity
+from bot.identity import RepoIdentity, repo_identity, repo_name_flag
 from bot.policy import (
     SCHEMA_FILES,
     AdminPolicy,
@@ -88,6 +88,7 @@ def _source_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo-config", type=Path, metavar="FILE", help="a config file instead of --repo/--base")
     parser.add_argument(
         "--repo-name",
+        type=repo_name_flag,
         metavar="OWNER/NAME",
         help="selects the admin policy's repos entry (default: from the origin remote of --repo)",
     )
@@ -135,10 +136,21 @@ def _explain(args: argparse.Namespace) -> int:
     assert source is not None  # explain always reads one (default: HEAD of .)
     text, where = source
     config, lines = load_repo_config_with_lines(text, where)
-    repo_name = (
-        repo_identity(args.repo or Path("."), args.repo_name).name if args.repo_config is None else args.repo_name
+    identity = (
+        repo_identity(args.repo or Path("."), args.repo_name)
+        if args.repo_config is None
+        else RepoIdentity(args.repo_name, "--repo-name")
     )
-    resolution = resolve(admin, config, repo_name, args.purpose, repo_config_where=where, repo_config_lines=lines)
+    repo_name = identity.name
+    resolution = resolve(
+        admin,
+        config,
+        repo_name,
+        args.purpose,
+        repo_config_where=where,
+        repo_config_lines=lines,
+        unknown_because=identity.source if repo_name is None and args.repo_name else None,
+    )
     if args.json:
         print(json.dumps(explain_json(resolution), indent=2))
     else:

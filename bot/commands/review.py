@@ -23,7 +23,7 @@ from bot.audit import AuditLog, default_path
 from bot.config import REPO_CONFIG_PATH
 from bot.errors import ConfigError
 from bot.github.action_settings import DEFAULT_MAX_INLINE
-from bot.identity import repo_identity
+from bot.identity import repo_identity, repo_name_flag
 from bot.models.base import ChatModel
 from bot.models.registry import create_model
 from bot.policy import load_admin_policy, load_repo_config_with_lines, resolve
@@ -54,6 +54,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--repo-name",
+        type=repo_name_flag,
         metavar="OWNER/NAME",
         help="selects the admin policy's repos entry (default: from the origin remote)",
     )
@@ -88,8 +89,17 @@ def run(args: argparse.Namespace) -> int:
     head_sha = worktree.resolve(repo, args.head)
     where = f"{args.base}:{REPO_CONFIG_PATH}"
     repo_config, lines = load_repo_config_with_lines(worktree.read_file_at(repo, base_sha, REPO_CONFIG_PATH), where)
-    repo_name = repo_identity(repo, args.repo_name).name
-    resolution = resolve(admin, repo_config, repo_name, purpose, repo_config_where=where, repo_config_lines=lines)
+    identity = repo_identity(repo, args.repo_name)
+    repo_name = identity.name
+    resolution = resolve(
+        admin,
+        repo_config,
+        repo_name,
+        purpose,
+        repo_config_where=where,
+        repo_config_lines=lines,
+        unknown_because=identity.source if repo_name is None and args.repo_name else None,
+    )
     title, body = _title_and_body(repo, head_sha, args.title, args.body)
     pr = PullRequest(
         repo=repo,

@@ -31,6 +31,7 @@ from bot.github.comment_head import head_at_comment_time
 from bot.github.event import Ignored, PullEvent, read_event, read_payload
 from bot.github.outcome_file import read_outcome, write_outcome
 from bot.github.port import GitHubPort
+from bot.identity import checkout_identity
 from bot.models.base import ChatModel
 from bot.models.registry import create_model
 from bot.policy import load_repo_config_with_lines, resolve
@@ -124,7 +125,16 @@ def compute_outcome_in(
     text = action_git.repo_config_text_at_base(repo, pull.base_sha, config_path, explicit)
     where = f"{pull.base_sha[:12]}:{config_path}"
     repo_config, lines = load_repo_config_with_lines(text, where)
-    resolution = resolve(admin, repo_config, pull.repo_name, purpose, repo_config_where=where, repo_config_lines=lines)
+    identity = checkout_identity(repo, pull.repo_name, "the GitHub event")
+    resolution = resolve(
+        admin,
+        repo_config,
+        identity.name,
+        purpose,
+        repo_config_where=where,
+        repo_config_lines=lines,
+        unknown_because=None if identity.name else identity.source,
+    )
     pr = PullRequest(
         repo=repo,
         base=pull.base_sha,

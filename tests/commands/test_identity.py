@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.identity import repo_name_from_remote
+from bot.identity import checkout_identity, repo_name_from_remote
 from tests.demo_pr import admin_policy, build_demo
 from tests.fakes.model_servers import FakeAnthropic, FakeOllama
 
@@ -95,3 +95,70 @@ def test_an_origin_naming_another_repository_still_gets_the_cloud_fallback(
     out = _review(tmp_path, servers, "https://github.com/acme/app.git", capsys)
     assert out["repo"] == "acme/app"
     assert servers[1].chat_requests  # the checks above can fail: the cloud is asked when it is allowed
+
+
+@pytest.mark.parametrize(
+    ("flag", "hint"),
+    [
+        ("\uff41cme/payments", ""),  # a full-width "a": looks like acme/payments, matches no glob of the admin's
+        ("acme/p\u0430yments", ""),  # a Cyrillic "a"
+        ("https://github.com/acme/payments", " (did you mean acme/payments?)"),
+        ("acme/payments.git", " (did you mean acme/payments?)"),
+        ("acme/payments/", " (did you mean acme/payments?)"),
+        ("acme//payments", " (did you mean acme/payments?)"),
+        ("acme/payments ", " (did you mean acme/payments?)"),
+        ("acme/pay*", ""),
+        ("acme", ""),
+        ("acme/payments\n", " (did you mean acme/payments?)"),
+    ],
+)
+def test_a_repo_name_flag_that_is_no_owner_name_is_refused(
+    flag: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["policy", "explain", "--repo-config", "/dev/null", "--repo-name", flag])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"flag --repo-name: {flag!r} is not a GitHub owner/name{hint}; " in err
+
+
+def test_a_repo_name_the_origin_contradicts_asks_no_cloud_model(
+    tmp_path: Path, servers: tuple[FakeOllama, FakeAnthropic], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The checkout is acme/secret's code whatever the flag says: fail closed, and say why."""
+    local, cloud = servers
+    repo = build_demo(tmp_path / "repo")
+    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", "git@github.com:acme/secret.git"], check=True)
+    policy = admin_policy(tmp_path / "admin.yml", local.url, cloud.url)
+    argv = ["review", "--repo", str(repo), "--base", "main", "--head", "pr", "--admin-policy", str(policy)]
+    argv += ["--repo-name", "octo/web", "--audit-db", str(tmp_path / "audit.db"), "--json", "--quiet"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert cloud.requests == []
+    assert (
+        "coder-cloud not asked: repository name unknown while the admin policy names repositories (it could be one "
+        "marked local-only): --repo-name names octo/web but the checkout's origin remote names acme/secret"
+    ) in out["notes"]
+
+
+@pytest.mark.parametrize(
+    ("origin", "claimed", "name"),
+    [
+        ("https://github.com/acme/secret.git", "octo/web", None),
+        ("https://github.com/acme/secret.git", "ACME/Secret", "ACME/Secret"),  # GitHub's names ignore case
+        ("https://x-access-token:ghs_abc@github.com/acme/secret", "acme/secret", "acme/secret"),
+        (None, "octo/web", "octo/web"),  # no origin: nothing contradicts the event
+        ("/srv/mirror/secret.git", "octo/web", "octo/web"),
+        ("https://github.com/acme/secret.git", "\uff41cme/secret", None),
+    ],
+)
+def test_the_event_is_checked_against_the_checkouts_origin(
+    tmp_path: Path, origin: str | None, claimed: str, name: str | None
+) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    if origin:
+        subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", origin], check=True)
+    identity = checkout_identity(tmp_path, claimed, "the GitHub event")
+    assert identity.name == name
+    if name is None:
+        assert "ghs_" not in identity.source and "the GitHub event names" in identity.source
