@@ -76,13 +76,25 @@ def ensure_commits(repo: Path, pull: PullInfo, token: str = "") -> None:
 
 def _inside(repo: Path, value: str) -> str | None:
     """``value`` as a path relative to the checkout when it lies inside it, judged without following any link of the
-    PR's working tree (lexically); None when it lies outside."""
+    PR's working tree (lexically, against the checkout's path and its real path; a prefix of ``value`` outside the
+    checkout that is a link to it counts, as a runner's linked work directory does); None when it lies outside."""
     root = os.path.normpath(os.path.abspath(repo))
+    real_root = os.path.realpath(repo)
     full = os.path.normpath(value if os.path.isabs(value) else os.path.join(root, value))
-    if full != root and not full.startswith(root + os.sep):
-        return None
-    relative = os.path.relpath(full, root)
-    return None if relative == "." else Path(relative).as_posix()
+    parts = Path(full).parts
+    for i in range(1, len(parts) + 1):  # the shortest prefix that is the checkout: no link inside it is followed
+        prefix = os.path.join(*parts[:i])
+        if prefix in (root, real_root) or (i < len(parts) and os.path.realpath(prefix) == real_root):
+            rest = parts[i:]
+            return Path(*rest).as_posix() if rest else None
+    return None
+
+
+def _leads_into(repo: Path, value: str) -> bool:
+    """True when ``value``, named outside the checkout, reaches into it once the OS follows links (the PR's links)."""
+    real_root = os.path.realpath(repo)
+    real = os.path.realpath(value if os.path.isabs(value) else os.path.join(repo, value))
+    return real == real_root or real.startswith(real_root + os.sep)
 
 
 def admin_policy_at_base(value: str, repo: Path, base_sha: str) -> AdminPolicy:
@@ -107,6 +119,12 @@ def admin_policy_at_base(value: str, repo: Path, base_sha: str) -> AdminPolicy:
                 where=f"input {ACTION_INPUT}",
             )
         return load_admin_policy_text(text, f"input {ACTION_INPUT}")
+    if _leads_into(repo, text):
+        raise ConfigError(
+            f"{text!r} leads into the checkout through a link in it, so the pull request could choose the file; "
+            "name the file relative to the workspace (read at the base revision) or by a path outside it without links",
+            where=f"input {ACTION_INPUT}",
+        )
     return admin_policy_from_input(text, repo)
 
 

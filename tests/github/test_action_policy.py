@@ -93,3 +93,49 @@ def test_a_directory_the_pr_turned_into_a_link_is_not_followed(tmp_path: Path) -
 
     assert admin_policy_at_base("conf/policy", repo, base).models["m"].location == "local"
     assert admin_policy_at_base(str(repo / "conf" / "policy"), repo, base).models["m"].location == "local"
+
+
+def test_a_workspace_reached_through_a_link_is_still_read_at_the_base(repo: tuple[Path, str], tmp_path: Path) -> None:
+    """A self-hosted runner whose work directory is a link: `${{ github.workspace }}/policy.yml` names the checkout
+    through the link, and is still the base's file, never the PR's working tree."""
+    path, base = repo
+    link = tmp_path.parent / f"{tmp_path.name}-workspace-link"
+    link.symlink_to(path)
+    policy = admin_policy_at_base(str(link / "policy.yml"), path, base)
+    assert policy.models["m"].location == "local"
+
+
+def test_a_path_that_leaves_by_name_but_lands_in_the_checkout_through_a_link_is_refused(tmp_path: Path) -> None:
+    """`sub/../../policy.yml` names a file outside the checkout, but the OS follows the PR's link `sub` first."""
+    repo = tmp_path / "runner" / "repo"
+    repo.mkdir(parents=True)
+    (tmp_path / "runner" / "policy.yml").write_text(POLICY)  # what the admin meant: the runner's own file
+    _git(repo, "init", "-q")
+    (repo / "keep").write_text("x")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    base = _git(repo, "rev-parse", "HEAD")
+    (repo / "deep" / "er").mkdir(parents=True)
+    (repo / "deep" / "policy.yml").write_text(POLICY.replace("location: local", "location: cloud"))  # the PR's
+    (repo / "sub").symlink_to(repo / "deep" / "er")
+
+    with pytest.raises(ConfigError, match=r"input admin-policy: 'sub/\.\./\.\./policy\.yml' leads into the checkout"):
+        admin_policy_at_base("sub/../../policy.yml", repo, base)
+    assert admin_policy_at_base("../policy.yml", repo, base).models["m"].location == "local"
+
+
+@pytest.mark.parametrize("value", ["~/policy.yml", "$HOME/policy.yml", "${GITHUB_WORKSPACE}/policy.yml"])
+def test_no_expansion_of_home_or_variables(repo: tuple[Path, str], value: str) -> None:
+    """The input is a path as written: `~` and `$VAR` name files in the checkout at the base, which do not exist."""
+    path, base = repo
+    with pytest.raises(ConfigError, match=r"does not exist at the base revision"):
+        admin_policy_at_base(value, path, base)
+
+
+def test_a_link_inside_the_checkout_never_renames_the_file(repo: tuple[Path, str]) -> None:
+    """`here/policy.yml`, where the PR made `here` a link to the checkout itself, is `here/policy.yml` at the base
+    (absent), never the base's `policy.yml` by another name."""
+    path, base = repo
+    (path / "here").symlink_to(path)
+    with pytest.raises(ConfigError, match=r"'here/policy.yml' does not exist at the base revision"):
+        admin_policy_at_base(str(path / "here" / "policy.yml"), path, base)
