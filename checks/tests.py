@@ -166,7 +166,9 @@ def unjudgeable(run: SuiteRun, timeout: float) -> str | None:
         return f"the tests timed out after {timeout:g}s (gates.tests.timeout) and were killed"
     if code < 0:
         return f"{result.describe()} (killed by signal {-code})"
-    if run.pytest and code in (2, 3, 4, 5):
+    if run.pytest and code == 5:
+        return f"{PYTEST_EXIT[code]}: check testpaths and gates.tests.command"
+    if run.pytest and code in (2, 3, 4):
         return f"{PYTEST_EXIT[code]}: {first_error(result)}"
     if run.junit_problem:
         return f"{run.junit_problem}; {result.describe()}: {first_error(result)}"

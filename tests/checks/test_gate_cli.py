@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.repos import CALC, GitRepo, alive
+from tests.repos import CALC, CALC_TESTS, GitRepo, alive
 
 pytestmark = pytest.mark.slow
 
@@ -157,3 +157,16 @@ def test_sigterm_cleans_up(make_repo: Callable[..., GitRepo]) -> None:
     time.sleep(0.3)
     assert alive(marker) == []
     repo.assert_no_worktree_left()
+
+
+def test_a_head_whose_tests_do_not_run_is_exit_3_with_the_real_error(
+    make_repo: Callable[..., GitRepo], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_repo(
+        {"calc/__init__.py": "from calc._version import version\n" + CALC, "tests/test_calc.py": CALC_TESTS}
+    )
+    assert main(gate(repo, repo.diff_for({"calc/__init__.py": CALC}))) == 3
+    out = capsys.readouterr().out
+    assert "verdict: error (first failing gate: tests)" in out
+    assert "the head's tests do not run: the run was interrupted (exit 2: collection errors, or Ctrl-C): " in out
+    assert "ModuleNotFoundError: No module named 'calc._version'" in out
