@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bot.parse.diff import unquote_path
 from bot.types import Finding, GateResult, GateSettings
+from checks import toolconfig
 from checks.apply import Applied
 from checks.patch import DEV_NULL, ParsedPatch
 from checks.worktree import list_files
@@ -257,13 +258,27 @@ def worktree_files(root: Path) -> list[str]:
     return list_files(root, "HEAD")
 
 
+def _referenced(root: Path, head_files: list[str], applied: Applied) -> list[Finding]:
+    """Files the head's ruff or pytest configuration points at (``extend``, ``-p``, ``pytest_plugins``)."""
+    pointed = toolconfig.referenced(root, head_files, IMPORT_ROOTS)
+    names = {str(p) for change in applied.patch.files for p in (change.old_path, change.new_path) if p}
+    names |= set(applied.git_paths)
+    return [
+        Finding(path, 0, "protected-path", f"{why}: a patch may not change the gates")
+        for path, why in pointed.items()
+        if path in names
+    ]
+
+
 def run(worktree: Path, applied: Applied, settings: GateSettings) -> GateResult:
     """Check every path the applied patch names; fail on the first kind of problem with all its findings."""
     start = time.monotonic()
     patterns = protected_patterns(settings)
-    own = own_modules(worktree_files(worktree))
+    head_files = worktree_files(worktree)
+    own = own_modules(head_files)
     found = _from_headers(applied, patterns, own) + _from_git(applied, patterns, own)
     found += _from_worktree(worktree, applied)
+    found += _referenced(worktree, head_files, applied)
     findings = tuple(dict.fromkeys(found))
     if findings:
         rules = ", ".join(sorted({f.rule for f in findings}))

@@ -164,3 +164,39 @@ def test_the_projects_own_package_is_not_shadowing_even_when_the_runner_imports_
     assert {g.name: g.status for g in verdict.gates}["paths"] == "pass"
     new_module = gate(repo, repo.diff_for({"src/pluggy.py": "X = 1\n"}), tmp_path)
     assert new_module.reason == "paths"  # a new module of that kind still is
+
+
+@pytest.mark.parametrize(
+    ("files", "target", "why"),
+    [
+        (
+            {"ruff.toml": 'extend = "config/ruff-base.toml"\n', "config/ruff-base.toml": "line-length = 100\n"},
+            "config/ruff-base.toml",
+            "the ruff config ruff.toml extends it",
+        ),
+        (
+            {"pyproject.toml": '[tool.pytest.ini_options]\naddopts = "-p calc.plugin"\n', "calc/plugin.py": "X = 1\n"},
+            "calc/plugin.py",
+            "pytest loads it as a plugin (-p calc.plugin in pyproject.toml)",
+        ),
+        (
+            {"pytest.toml": '[pytest]\naddopts = ["-pcalc.plugin"]\n', "calc/plugin.py": "X = 1\n"},
+            "calc/plugin.py",
+            "pytest loads it as a plugin (-p calc.plugin in pytest.toml)",
+        ),
+        (
+            {"tests/conftest.py": "pytest_plugins = ['calc.fixtures']\n", "calc/fixtures.py": "X = 1\n"},
+            "calc/fixtures.py",
+            "pytest loads it as a plugin (pytest_plugins in tests/conftest.py)",
+        ),
+    ],
+    ids=["ruff-extend", "pytest-addopts-p", "pytest-toml-p", "conftest-pytest-plugins"],
+)
+def test_files_the_tools_config_points_at_are_protected(
+    make_repo: Callable[..., GitRepo], tmp_path: Path, files: dict[str, str], target: str, why: str
+) -> None:
+    repo = make_repo({"calc/__init__.py": CALC, **files})
+    verdict = gate(repo, repo.diff_for({target: "X = 2\n"}), tmp_path)
+    assert verdict.reason == "paths"
+    finding = next(g for g in verdict.gates if g.name == "paths").findings[0]
+    assert (finding.path, finding.message) == (target, f"{why}: a patch may not change the gates")
