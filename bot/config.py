@@ -156,14 +156,7 @@ def load_text(text: str, model: type[M], where: str) -> M:
 
 
 def load_file(path: Path, model: type[M]) -> M:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8", where=str(path)
-        ) from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read the file ({exc.strerror}); check the path", where=str(path)) from exc
+    text = yaml_text.read_config_file(path, str(path), "config file")
     return load_text(text, model, str(path))
 
 

@@ -37,6 +37,7 @@ from bot.models.keys import GITHUB_TOKEN_NAMES, GITHUB_TOKEN_PREFIXES, github_to
 from bot.models.templates import TEMPLATES
 from bot.policy_problems import Lines, Problem, problem_at, raise_problems, text_problems
 from bot.types import PURPOSES, Location, ModelSpec, Purpose
+from bot.yaml_text import read_config_file
 
 ADMIN_POLICY_ENV = "GUARDRAIL_ADMIN_POLICY"
 ACTION_INPUT = "admin-policy"
@@ -345,12 +346,7 @@ def load_admin_policy_text(text: str, where: str) -> AdminPolicy:
 
 
 def _read(path: Path, where: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8", where=where) from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read the admin policy ({exc.strerror}); check the path", where=where) from exc
+    return read_config_file(path, where, "admin policy")
 
 
 def admin_policy_source(path: Path | None, env: Mapping[str, str]) -> tuple[str, str] | None:

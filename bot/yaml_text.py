@@ -5,13 +5,16 @@ inline ``admin-policy``) goes through ``parse_yaml``. PyYAML's safe loader keeps
 (a second ``gates:`` could switch ruff off unseen), so a key given twice is an error naming the file, the line and
 the key path. Aliases (``*name``) share one node, but everything that walks the data afterwards (validation, the
 line map) visits each use: a few lines of nested aliases ("billion laughs", CVE-2003-1564 for XML) would make that
-walk exponential, so a document whose aliases expand to more than ``MAX_EXPANDED_NODES`` nodes is refused.
+walk exponential, so a document whose aliases expand to more than ``MAX_EXPANDED_NODES`` nodes is refused. A text
+over ``MAX_TEXT_BYTES`` is refused before parsing, and ``read_config_file`` never reads more than that (a path such as
+``/dev/zero`` or a log file given by mistake ends in one line, not a hang or a full memory).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -21,6 +24,7 @@ from bot.errors import ConfigError
 KeyPath = tuple[str | int, ...]
 Lines = dict[KeyPath, int]
 MAX_EXPANDED_NODES = 100_000  # a large real config has a few hundred nodes
+MAX_TEXT_BYTES = 1_000_000  # a large real config is a few kilobytes
 
 
 @dataclass(frozen=True)
@@ -106,12 +110,38 @@ def _line_map(node: yaml.Node, path: KeyPath, out: Lines) -> None:
             _line_map(item, (*path, index), out)
 
 
+def _too_large(what: str, where: str) -> ConfigError:
+    return ConfigError(
+        f"larger than {MAX_TEXT_BYTES:,} bytes, far more than any {what}; check that the path names the right file",
+        where=where,
+    )
+
+
+def read_config_file(path: Path, where: str, what: str) -> str:
+    """The UTF-8 text of the config file at ``path`` (a pipe such as ``<(...)`` too), reading at most
+    ``MAX_TEXT_BYTES`` + 1 bytes. ConfigError naming ``where`` (and ``what`` the file is: "admin policy", ...) when it
+    cannot be read, is larger, or is not UTF-8."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_TEXT_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} ({exc.strerror}); check the path", where=where) from exc
+    if len(data) > MAX_TEXT_BYTES:
+        raise _too_large(what, where)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8", where=where) from exc
+
+
 def parse_yaml(text: str, where: str, *, reject_duplicates: bool = True) -> tuple[Any, Lines, list[Duplicate]]:
     """Plain data, a map from key path to line number, and the keys given twice.
 
     Raises ConfigError (naming ``where`` and the line) for a syntax error, for aliases that expand past
     ``MAX_EXPANDED_NODES``, and, unless ``reject_duplicates`` is False (the caller lists them itself), for the first
-    duplicate key."""
+    duplicate key, and for a text over ``MAX_TEXT_BYTES`` (UTF-8)."""
+    if len(text) > MAX_TEXT_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+        raise _too_large("config file", where)
     loader, node = _compose(text, where)
     try:
         if node is None:

@@ -37,6 +37,7 @@ from bot.policy import (
 )
 from bot.policy_problems import Lines, Problem
 from bot.types import PURPOSES
+from bot.yaml_text import read_config_file
 from checks import worktree
 
 
@@ -112,14 +113,8 @@ def _repo_config_source(args: argparse.Namespace) -> tuple[str | None, str] | No
     if args.repo_config is not None:
         if args.repo is not None or args.base is not None:
             raise ConfigError("give either --repo-config or --repo/--base, not both", key="--repo-config")
-        try:
-            return args.repo_config.read_text(encoding="utf-8"), str(args.repo_config)
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8", where=str(args.repo_config)
-            ) from exc
-        except OSError as exc:
-            raise ConfigError(f"cannot read it ({exc.strerror})", where=str(args.repo_config)) from exc
+        where = str(args.repo_config)
+        return read_config_file(args.repo_config, where, "repository config"), where
     if args.repo is None and args.base is None and args.policy_command == "check":
         return None
     repo: Path = args.repo or Path(".")

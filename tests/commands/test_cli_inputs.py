@@ -222,3 +222,29 @@ def test_guardrail_debug_shows_the_traceback(tmp_path: Path, capsys: Capsys, mon
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err
     assert err.strip().splitlines()[-1].startswith("guardrail: internal error (a bug in Guardrail): KeyError")
+
+
+@pytest.mark.parametrize(
+    ("argv", "what"),
+    [
+        (["policy", "explain", "--purpose", "review", "--repo-config", "{file}"], "repository config"),
+        (["policy", "check", "--admin-policy", "{file}"], "admin policy"),
+        (
+            ["gate", "--repo", ".", "--base", "HEAD", "--head", "HEAD", "--patch", "/dev/null", "--config", "{file}"],
+            "config file",
+        ),
+    ],
+)
+@pytest.mark.parametrize("source", ["/dev/zero", "huge"])
+def test_an_endless_or_huge_config_file_is_one_line_not_a_hang(
+    argv: list[str], what: str, source: str, tmp_path: Path, capsys: Capsys
+) -> None:
+    """A path such as /dev/zero (or a log file named by mistake) is refused after a bounded read."""
+    path = Path(source) if source.startswith("/") else tmp_path / "huge.yml"
+    if not source.startswith("/"):
+        path.write_text("# padding\n" * 200_000)  # 2 MB of valid YAML
+    code, _, err = _exit([a.replace("{file}", str(path)) for a in argv], capsys)
+    assert code == 2
+    assert _one_line(err).endswith(
+        f"{path}: larger than 1,000,000 bytes, far more than any {what}; check that the path names the right file"
+    )
