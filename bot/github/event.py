@@ -200,12 +200,24 @@ def parse_event(name: str, data: Any, where: str = "GITHUB_EVENT_PATH") -> PullE
     )
 
 
+MAX_PAYLOAD_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB (docs: "Webhook events and payloads")
+
+
 def read_payload(path: Path) -> dict[str, Any]:
-    """The JSON at ``path`` (``GITHUB_EVENT_PATH``); a ConfigError naming the file if it cannot be read."""
+    """The JSON at ``path`` (``GITHUB_EVENT_PATH``), read up to ``MAX_PAYLOAD_BYTES``; a ConfigError naming the file
+    if it cannot be read, is larger (``/dev/zero`` ends, never hangs) or is not a JSON object."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_PAYLOAD_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read the event file ({exc.strerror})", where=f"GITHUB_EVENT_PATH={path}") from exc
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise ConfigError(
+            "the event file is larger than GitHub's 25 MB payload limit; check that it names the event",
+            where=f"GITHUB_EVENT_PATH={path}",
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"the event file is not JSON ({exc})", where=f"GITHUB_EVENT_PATH={path}") from exc
     if not isinstance(data, dict):

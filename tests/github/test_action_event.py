@@ -117,3 +117,9 @@ def test_an_unreadable_event_file_names_it(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(ConfigError, match="not JSON"):
         read_event("pull_request", bad)
+
+
+def test_an_endless_event_file_is_refused_not_read_forever() -> None:
+    """GITHUB_EVENT_PATH=/dev/zero (or a huge file named by mistake) ends in a ConfigError after a bounded read."""
+    with pytest.raises(ConfigError, match=r"GITHUB_EVENT_PATH=/dev/zero: the event file is larger than GitHub's 25 MB"):
+        read_event("pull_request", Path("/dev/zero"))
