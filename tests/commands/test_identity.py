@@ -139,6 +139,12 @@ def test_a_repo_name_the_origin_contradicts_asks_no_cloud_model(
         "coder-cloud not asked: repository name unknown while the admin policy names repositories (it could be one "
         "marked local-only): --repo-name names octo/web but the checkout's origin remote names acme/secret"
     ) in out["notes"]
+    assert main(["log", "--json", "--audit-db", str(tmp_path / "audit.db")]) == 0  # the decision is in the audit log
+    logged = json.loads(capsys.readouterr().out)
+    run = logged[0] if isinstance(logged, list) else logged["runs"][0]
+    assert run["cloud_allowed"] is False and [c["model"] for c in run["candidates"]] == ["coder-local"]
+    assert run["excluded"][0]["model"] == "coder-cloud"
+    assert "the checkout's origin remote names acme/secret" in run["excluded"][0]["reason"]
 
 
 @pytest.mark.parametrize(
