@@ -22,6 +22,10 @@ GITHUB_TOKEN_NAMES = frozenset(
     {"GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN", "GUARDRAIL_GITHUB_TOKEN"}
 )
 GITHUB_TOKEN_PREFIXES = ("GITHUB_", "ACTIONS_", "INPUT_", "GUARDRAIL_APP_")
+# The prefixes of GitHub's token formats (GitHub docs, "About authentication to GitHub": ghp_ personal, gho_ OAuth,
+# ghu_ user-to-server, ghs_ server-to-server such as GITHUB_TOKEN and installation tokens, ghr_ refresh,
+# github_pat_ fine-grained personal).
+GITHUB_TOKEN_VALUE_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
 
 
 def github_token_reason(name: str) -> str | None:
@@ -51,4 +55,19 @@ def api_key_for(spec: ModelSpec, env: Mapping[str, str]) -> str | None:
             f"{reason}; a model server never receives it: name the variable that holds the model's own key",
             key=f"models.{spec.name}.api_key_env",
         )
-    return env.get(spec.api_key_env) or None
+    value = env.get(spec.api_key_env) or None
+    if value is not None and _is_github_secret(value, env):
+        raise ConfigError(
+            f"{spec.api_key_env} holds a GitHub token or the webhook secret (by its value); a model server never "
+            "receives it: give the variable the model's own key",
+            key=f"models.{spec.name}.api_key_env",
+        )
+    return value
+
+
+def _is_github_secret(value: str, env: Mapping[str, str]) -> bool:
+    """True when ``value`` has a GitHub token's prefix, or equals the value of a variable named for GitHub's tokens
+    or the webhook secret (a token passed on under an innocent name)."""
+    if value.strip().startswith(GITHUB_TOKEN_VALUE_PREFIXES):
+        return True
+    return any(env.get(name) == value for name in env if github_token_reason(name) is not None)

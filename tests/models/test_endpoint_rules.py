@@ -117,3 +117,17 @@ def test_a_spec_built_elsewhere_with_a_github_token_is_refused_before_any_reques
     with pytest.raises(ConfigError, match=r"key 'models.fake-openai.api_key_env': GITHUB_TOKEN holds GitHub's token"):
         create_model(spec, env={"GITHUB_TOKEN": "ghs_x"})
     assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["ghs_16C7e42F292c6912E7710c838347Ae178B4a", "ghp_abc", "github_pat_11ABC", "gho_x", "ghu_x", "ghr_x", "same"],
+)
+def test_a_variable_that_holds_a_github_token_by_value_is_never_sent(fake_openai: FakeOpenAI, value: str) -> None:
+    """A workflow's `env: {MODEL_KEY: ${{ secrets.PAT }}}`: the name looks innocent, the value is GitHub's token
+    (by its documented prefix, or equal to GITHUB_TOKEN's or the webhook secret's value)."""
+    spec = fake_openai.model_spec(api_key_env="MODEL_KEY")
+    env = {"MODEL_KEY": value, "GITHUB_TOKEN": "same" if value == "same" else "ghs_other"}
+    with pytest.raises(ConfigError, match=r"key 'models.fake-openai.api_key_env': MODEL_KEY holds a GitHub token"):
+        create_model(spec, env=env).complete(CHAT)
+    assert fake_openai.requests == []
