@@ -83,23 +83,49 @@ def repo_name_from_remote(url: str) -> str | None:
     return f"{owner}/{name}"
 
 
+def origin_urls(repo: Path) -> list[str]:
+    """The ``origin`` remote's URLs of the repository at ``repo`` as git uses them (``git remote get-url --all``:
+    every ``url`` line, ``insteadOf`` rewrites applied); [] when it has none."""
+    result = proc.run(["git", "remote", "get-url", "--all", "origin"], cwd=repo, timeout=30, isolate_network=False)
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()] if result.ok else []
+
+
 def origin_url(repo: Path) -> str | None:
-    """The ``origin`` remote's URL of the repository at ``repo``; None when it has none."""
-    result = proc.run(["git", "config", "--get", "remote.origin.url"], cwd=repo, timeout=30, isolate_network=False)
-    return result.stdout.strip() or None if result.ok else None
+    """The ``origin`` remote's (first) URL of the repository at ``repo``; None when it has none."""
+    urls = origin_urls(repo)
+    return urls[0] if urls else None
+
+
+def _shown(url: str) -> str:
+    return re.sub(r"//[^/@]*@", "//", url)  # never repeat credentials from the URL
+
+
+def origin_name(repo: Path) -> tuple[str | None, str | None]:
+    """(the ``owner/name`` the origin remote names or None, why the name cannot be trusted or None). An origin with
+    several URLs naming different repositories (``git remote set-url --add``: fetch uses the first, a reader of
+    ``remote.origin.url`` sees the last) cannot be trusted: the second item says so."""
+    urls = origin_urls(repo)
+    names = {repo_name_from_remote(url) for url in urls}
+    named = sorted({n.lower() for n in names if n is not None})
+    if len(urls) > 1 and (len(named) > 1 or (named and None in names)):
+        shown = ", ".join(repr(_shown(u)) for u in urls)
+        return None, f"the origin remote has several URLs that do not name one repository ({shown})"
+    return next((n for n in names if n is not None), None), None
 
 
 def repo_identity(repo: Path, flag: str | None, event_name: str | None = None) -> RepoIdentity:
     """The repository's name: ``flag`` (``--repo-name``), else ``event_name`` (the GitHub event's
-    ``repository.full_name``), else the ``origin`` remote of ``repo``; ``name`` None when none gives one."""
-    url = origin_url(repo)
-    name = repo_name_from_remote(url) if url else None
+    ``repository.full_name``), else the ``origin`` remote of ``repo``; ``name`` None when none gives one, or when
+    the origin contradicts the flag or the event or itself."""
+    name, distrust = origin_name(repo)
+    if distrust is not None:
+        return RepoIdentity(None, distrust)
     if flag or event_name:
         return confirmed_by_origin(flag or event_name or "", "--repo-name" if flag else "the GitHub event", name)
     if name is not None:
         return RepoIdentity(name, "the origin remote")
-    shown = re.sub(r"//[^/@]*@", "//", url) if url else ""  # never repeat credentials from the URL
-    why = f"the origin remote {shown!r} names no owner/name" if url else "no origin remote"
+    url = origin_url(repo)
+    why = f"the origin remote {_shown(url)!r} names no owner/name" if url else "no origin remote"
     return RepoIdentity(None, f"no --repo-name, no GitHub event, {why}")
 
 
@@ -115,5 +141,7 @@ def confirmed_by_origin(claimed: str, source: str, origin_name: str | None) -> R
 
 def checkout_identity(repo: Path, claimed: str, source: str) -> RepoIdentity:
     """The name ``claimed`` by ``source`` (the event) checked against the origin remote of the checkout at ``repo``."""
-    url = origin_url(repo)
-    return confirmed_by_origin(claimed, source, repo_name_from_remote(url) if url else None)
+    name, distrust = origin_name(repo)
+    if distrust is not None:
+        return RepoIdentity(None, distrust)
+    return confirmed_by_origin(claimed, source, name)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.identity import checkout_identity, repo_name_from_remote
+from bot.identity import checkout_identity, repo_identity, repo_name_from_remote
 from tests.demo_pr import admin_policy, build_demo
 from tests.fakes.model_servers import FakeAnthropic, FakeOllama
 
@@ -168,3 +168,27 @@ def test_the_event_is_checked_against_the_checkouts_origin(
     assert identity.name == name
     if name is None:
         assert "ghs_" not in identity.source and "the GitHub event names" in identity.source
+
+
+@pytest.mark.parametrize("flag", [None, "octo/web"])
+def test_an_origin_with_several_urls_naming_different_repositories_is_not_trusted(
+    tmp_path: Path, flag: str | None
+) -> None:
+    """git fetches from the first URL (acme/secret's code), `git config --get remote.origin.url` shows the last."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    git = ["git", "-C", str(tmp_path), "remote"]
+    subprocess.run([*git, "add", "origin", "https://github.com/acme/secret.git"], check=True)
+    subprocess.run([*git, "set-url", "--add", "origin", "https://github.com/octo/web.git"], check=True)
+    identity = repo_identity(tmp_path, flag)
+    assert identity.name is None
+    assert "several URLs" in identity.source and "acme/secret" in identity.source
+    assert checkout_identity(tmp_path, "octo/web", "the GitHub event").name is None
+
+
+def test_an_insteadof_rewrite_is_what_the_origin_names(tmp_path: Path) -> None:
+    """The URL git really fetches from, after `url.<base>.insteadOf` in the repository's config."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    cfg = ["git", "-C", str(tmp_path), "config"]
+    subprocess.run([*cfg, "url.https://github.com/acme/secret.insteadOf", "https://github.com/octo/web"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", "https://github.com/octo/web"], check=True)
+    assert repo_identity(tmp_path, None).name == "acme/secret"
