@@ -63,11 +63,17 @@ def resolve(repo: Path, rev: str) -> str:
         try:
             sha: str = handle.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}")
         except GitCommandError as exc:
-            raise ConfigError(
-                f"unknown revision {rev!r}: no such branch, tag or commit here; fetch it first or check the name",
-                where=str(repo),
-            ) from exc
+            raise ConfigError(f"unknown revision {rev!r}: {_why_unknown(handle)}", where=str(repo)) from exc
     return sha.strip()
+
+
+def _why_unknown(handle: git.Repo) -> str:
+    """Why a revision is missing, in the words that lead to the fix: no commits yet, a shallow clone, or a name."""
+    if not handle.git.rev_parse("--verify", "--quiet", "HEAD", with_exceptions=False):
+        return "the repository has no commits yet; commit first, or pass the path of a clone that has them"
+    if handle.git.rev_parse("--is-shallow-repository", with_exceptions=False).strip() == "true":
+        return "not in this shallow clone; fetch the history (`git fetch --unshallow`, or checkout's fetch-depth: 0)"
+    return "no such branch, tag or commit here; fetch it first or check the name"
 
 
 def read_file_at(repo: Path, rev: str, path: str, *, errors: str = "replace") -> str | None:

@@ -7,6 +7,7 @@ import argparse
 import importlib.metadata
 import json
 import sqlite3
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -196,7 +197,7 @@ def test_an_internal_error_is_one_line_naming_the_file_with_the_traceback(
     written = Path(line.split("the full traceback is in ")[1].split("; ")[0])
     assert written.parent == tmp_path / "cache" / "crashes"
     report = written.read_text()
-    assert "Traceback (most recent call last)" in report and 'return {}["missing"]' in report
+    assert "Traceback (most recent call last)" in report and ", in _a_bug\n" in report
     assert report.startswith("guardrail ")
 
 
@@ -248,3 +249,23 @@ def test_an_endless_or_huge_config_file_is_one_line_not_a_hang(
     assert _one_line(err).endswith(
         f"{path}: larger than 1,000,000 bytes, far more than any {what}; check that the path names the right file"
     )
+
+
+def test_a_repository_without_commits_and_a_shallow_clone_say_so(tmp_path: Path, capsys: Capsys) -> None:
+    empty, full, shallow = tmp_path / "empty", tmp_path / "full", tmp_path / "shallow"
+    ident = ["-c", "user.name=T", "-c", "user.email=t@example.invalid"]
+    subprocess.run(["git", "init", "-q", str(empty)], check=True)
+    subprocess.run(["git", "init", "-q", str(full)], check=True)
+    for message in ("one", "two"):
+        subprocess.run(["git", "-C", str(full), *ident, "commit", "-q", "--allow-empty", "-m", message], check=True)
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{full}", str(shallow)], check=True)
+
+    code, _, err = _exit(["policy", "explain", "--purpose", "review", "--repo", str(empty)], capsys)
+    assert code == 2 and _one_line(err).endswith(
+        "unknown revision 'HEAD': the repository has no commits yet; commit "
+        "first, or pass the path of a clone that has them"
+    )
+    code, _, err = _exit(
+        ["policy", "explain", "--purpose", "review", "--repo", str(shallow), "--base", "HEAD~1"], capsys
+    )
+    assert code == 2 and "unknown revision 'HEAD~1': not in this shallow clone; fetch the history" in _one_line(err)
