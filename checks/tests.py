@@ -118,8 +118,16 @@ def execute(
         if pytest:
             argv += [f"--junitxml={junit}", "-o", "junit_family=xunit1", "-p", "no:cacheprovider"]
         env = {**import_env(root, bytecode), JUNIT_ENV: str(junit)}
+        # The results folder is outside the worktree, bound into this run's jail only, and read after every
+        # process of the run is gone (proc.run returns only then).
         result = proc.run(
-            argv, cwd=root, timeout=settings.tests_timeout, env_extra=env, scrub=settings.scrub_env, cancel=cancel
+            argv,
+            cwd=root,
+            timeout=settings.tests_timeout,
+            env_extra=env,
+            scrub=settings.scrub_env,
+            cancel=cancel,
+            **proc.jail_options(settings, bytecode, writable=(scratch,)),
         )
         cases, problem = read_junit(junit)
     finally:
@@ -276,7 +284,7 @@ def run(
     The result's ``fixed``/``remaining`` list the head's failing tests that pass / still fail with the patch."""
     start = time.monotonic()
     patched = execute(root, settings, bytecode=bytecode)
-    isolation = "" if patched.result.network_isolated else " (network NOT isolated: unshare unavailable here)"
+    isolation = f" ({patched.result.jail_note})" if patched.result.jail_note else ""
     if why := _could_not_run(patched):
         return GateResult(NAME, "error", why, (), time.monotonic() - start)
     base = baseline()
