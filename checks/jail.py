@@ -268,8 +268,7 @@ def build(
 
 
 @functools.cache
-def _probe_once() -> JailStatus:
-    bwrap = bwrap_path()
+def _probe_once(bwrap: str | None) -> JailStatus:
     if bwrap is None:
         return JailStatus(
             False,
@@ -313,7 +312,7 @@ def probe() -> JailStatus:
     """
     if disabled():
         return JailStatus(True, OFF_NOTE)
-    status = _probe_once()
+    status = _probe_once(bwrap_path())  # once per bwrap found: a changed PATH is probed again
     if not status.ok:
         _probe_once.cache_clear()
     return status
