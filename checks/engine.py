@@ -66,7 +66,7 @@ class BaselineJob:
         self.setup = HeadSetup(head, settings, setup_cache, lambda: set(self.head_blobs()))
 
     def head_blobs(self) -> dict[str, str]:
-        """The head's files and blob shas (compiled by :func:`checks.pycache.compile_tree`); read once, before :meth:`start`."""
+        """The head's files and blob shas; read once, before :meth:`start`."""
         if self._blobs is None:
             self._blobs = worktree.blob_ids(self.repo, self.head)
         return self._blobs
