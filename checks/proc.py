@@ -123,19 +123,16 @@ def secret_values(scrub: Sequence[str] = (), min_length: int = 6) -> set[str]:
 
 def _chmod_dir(path: str) -> None:
     # Only a real directory, never through a symbolic link: PR code may plant a link to a file it wants opened up.
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    try:
-        os.fchmod(fd, stat.S_IRWXU)
-    finally:
-        os.close(fd)
+    # (Every process of the run is gone by now, so nothing can swap the directory for a link in between.)
+    if stat.S_ISDIR(os.lstat(path).st_mode):
+        os.chmod(path, stat.S_IRWXU)
 
 
 def _force_remove(func: Callable[..., object], path: str, exc_info: object) -> None:
     # PR code may leave read-only folders behind: make the folder writable (never a link's target) and retry once.
     try:
         _chmod_dir(os.path.dirname(path) or ".")
-        if stat.S_ISDIR(os.lstat(path).st_mode):
-            _chmod_dir(path)
+        _chmod_dir(path)
         func(path)
     except FileNotFoundError:
         pass  # already gone

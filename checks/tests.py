@@ -98,7 +98,9 @@ def _case(element: ET.Element) -> CaseResult:
 def read_junit(path: Path) -> tuple[tuple[CaseResult, ...], str | None]:
     """The test cases of a JUnit XML file, or a reason it cannot be read."""
     try:
-        tree = ET.parse(path)
+        # Never through a link: the run wrote this folder, and a link would make Guardrail read a host file.
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
+            tree = ET.parse(handle)
     except FileNotFoundError:
         return (), "the test command wrote no JUnit XML"
     except (ET.ParseError, OSError) as exc:

@@ -437,3 +437,26 @@ def test_the_admin_can_turn_the_jail_off_and_every_summary_says_so(
     assert "JAIL OFF" in summary_of(verdict)
     failing = gate(make_repo(), tmp_path, files={"calc/__init__.py": CALC.replace("a + b", "a - b")})
     assert "JAIL OFF" in summary_of(failing)
+
+
+def test_the_junit_report_is_never_read_through_a_link(make_repo: Callable[..., GitRepo], tmp_path: Path) -> None:
+    # After pytest wrote the report, PR code swaps it for a link to a host file Guardrail (outside the jail) can read.
+    host_xml = tmp_path / "host.xml"
+    host_xml.write_text('<testsuite><testcase classname="x" name="LEAKED_HOST_CONTENT"/></testsuite>')
+    conftest = f"""
+import os
+
+def pytest_unconfigure(config):
+    path = os.environ.get("GUARDRAIL_JUNIT_XML") or ""
+    for arg in config.invocation_params.args:
+        if arg.startswith("--junitxml="):
+            path = arg.split("=", 1)[1]
+    if path and os.path.exists(path):
+        os.remove(path)
+        os.symlink({str(host_xml)!r}, path)
+"""
+    repo = make_repo({"calc/__init__.py": CALC, "tests/test_calc.py": CALC_TESTS, "conftest.py": conftest})
+    verdict = gate(repo, tmp_path)
+    assert verdict.reason == "tests"
+    assert "unreadable" in summary_of(verdict)
+    assert "LEAKED_HOST_CONTENT" not in repr(verdict)
