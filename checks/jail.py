@@ -252,8 +252,10 @@ def build(
         args += ["--ro-bind", str(path), str(path)]
     for path in mounts.writable:
         args += ["--bind", str(path), str(path)]
-    for path in mounts.masked:
-        if path.exists() or path.is_symlink():
+    for path in mounts.masked:  # a .git file: an empty file; a .git folder: an empty read-only folder
+        if path.is_dir() and not path.is_symlink():
+            args += ["--tmpfs", str(path), "--remount-ro", str(path)]
+        elif path.exists() or path.is_symlink():
             args += ["--ro-bind", "/dev/null", str(path)]
     args += ["--remount-ro", "/", "--chdir", str(cwd), "--"]
     notes: list[str] = []

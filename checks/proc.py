@@ -241,7 +241,7 @@ def _jailed(
     if not status.ok:
         raise GateError(status.message)
     mounts = jail.Mounts(
-        writable=(cwd, *writable), readable=tuple(readable), masked=(cwd / ".git",) if (cwd / ".git").is_file() else ()
+        writable=(cwd, *writable), readable=tuple(readable), masked=(cwd / ".git",) if (cwd / ".git").exists() else ()
     )
     try:
         built = jail.build(argv, cwd=cwd, mounts=mounts, limits=limits, env=env, pids=pids)

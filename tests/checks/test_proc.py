@@ -8,12 +8,13 @@ import tempfile
 import textwrap
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from checks import proc
-from tests.repos import alive
+from tests.repos import GitRepo, alive
 
 
 def test_output_and_exit_status(tmp_path: Path) -> None:
@@ -142,3 +143,15 @@ def test_a_discarded_tree_is_gone_from_its_path_at_once_and_deleted_in_the_backg
     assert not tree.exists()  # the path is free for the next run right away
     proc._finish_discarding()  # what happens at exit
     assert list(tmp_path.iterdir()) == []  # and nothing is left behind
+
+
+def test_a_git_folder_where_pr_code_runs_is_an_empty_read_only_folder(make_repo: Callable[..., GitRepo]) -> None:
+    repo = make_repo()
+    code = (
+        "import os\nprint(os.listdir('.git'))\n"
+        "try:\n    open('.git/hooks/post-checkout', 'w')\nexcept OSError as exc:\n    print(type(exc).__name__)\n"
+    )
+    result = proc.run([sys.executable, "-c", code], cwd=repo.path, timeout=30)
+    assert result.stdout == "[]\nFileNotFoundError\n", result
+    assert not (repo.path / ".git" / "hooks" / "post-checkout").exists()
+    assert (repo.path / ".git" / "HEAD").exists()  # the real one is untouched
