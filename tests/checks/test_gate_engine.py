@@ -238,9 +238,9 @@ def test_a_patch_that_makes_a_test_loop_forever(make_repo: Callable[..., GitRepo
         f"    import subprocess\n\n    subprocess.Popen(['sleep', '{marker}'])\n    while True:\n        pass",
     )
     start = time.monotonic()
-    verdict = gate(repo, repo.diff_for({"calc/__init__.py": looping}), tests_timeout=4)
+    verdict = gate(repo, repo.diff_for({"calc/__init__.py": looping}), tests_timeout=10)
     assert verdict.reason == "tests"
-    assert "timed out after 4s" in result(verdict, "tests").summary
+    assert "timed out after 10s" in result(verdict, "tests").summary
     assert time.monotonic() - start < 40
     time.sleep(0.3)
     assert alive(marker) == []
