@@ -12,7 +12,9 @@ interleaved within each round (the order rotates every round, so drift in the ma
   timing);
 - ``first``: ``run_gates`` with a new, empty ``cache_dir``: the first patch on a new head, baseline included (the
   gates' bytecode cache, kept per repository, is warm: the bot has gated this repository before);
-- ``cold`` (with ``--cold``, no target): as ``first``, and with an empty bytecode cache too: a repository never seen.
+- ``cold`` (with ``--cold``, no target): as ``first``, and with an empty bytecode cache too: a repository never seen;
+- ``unjailed``: as ``cached``, with the jail off (``GUARDRAIL_JAIL=off``): the jail's cost is the median of each
+  round's cached/unjailed ratio (target 1.05).
 
 It prints the medians and the median of each round's ratio (cached/raw and first/raw) against the targets
 (1.15 and 2.3), and exits 1 when a target is missed. Every measured gate run must accept the patch; a rejection stops
@@ -40,7 +42,9 @@ from benchmarks.gen_repo import RepoSpec, generate
 from bot.types import GateSettings, Verdict
 
 TARGETS: dict[str, float] = {"cached": 1.15, "first": 2.3}
-KINDS = ("raw", "cached", "first")
+KINDS = ("raw", "cached", "unjailed", "first")
+UNJAILED = "unjailed"
+JAIL_TARGET = 1.05  # cached (jailed) over unjailed, same round
 COLD = "cold"
 SELF_TESTS = 'python -m pytest -q -m "not slow and not model"'
 SELF_MODULE = "bot/types.py"
@@ -83,6 +87,7 @@ class Row:
     samples: dict[str, list[float]] = field(default_factory=dict)
     gate_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # median CPU seconds (this process and its children)
+    jail_cost: float | None = None  # median over rounds of cached / unjailed (the jail's cost on the cached path)
 
     def ok(self, kind: str) -> bool | None:
         """Whether ``kind`` meets its target; None for a kind without one."""
@@ -91,7 +96,8 @@ class Row:
 
     @property
     def passed(self) -> bool:
-        return all(self.ok(kind) is not False for kind in self.ratios)
+        jail_ok = self.jail_cost is None or self.jail_cost <= JAIL_TARGET
+        return jail_ok and all(self.ok(kind) is not False for kind in self.ratios)
 
 
 def summarize(
@@ -109,6 +115,10 @@ def summarize(
         for kind, values in samples.items()
         if kind != "raw"
     }
+    jail_cost = None
+    if "cached" in samples and UNJAILED in samples:
+        pairs = zip(samples["cached"], samples[UNJAILED], strict=True)
+        jail_cost = statistics.median(jailed / unjailed for jailed, unjailed in pairs)
     return Row(
         name=subject.name,
         description=subject.description,
@@ -119,6 +129,7 @@ def summarize(
         samples=samples,
         gate_seconds=gate_seconds,
         cpu={kind: statistics.median(values) for kind, values in (cpu or {}).items() if values},
+        jail_cost=jail_cost,
     )
 
 
@@ -197,6 +208,12 @@ def _add_gate_seconds(into: dict[str, list[float]], verdict: Verdict) -> None:
 def _measure_one(subject: Subject, kind: str, cache: Path, run_gates: RunGates) -> tuple[float, Verdict | None]:
     if kind == "raw":
         return measure_raw(subject), None
+    if kind == UNJAILED:
+        os.environ["GUARDRAIL_JAIL"] = "off"
+        try:
+            return measure_gates(subject, cache, run_gates)
+        finally:
+            del os.environ["GUARDRAIL_JAIL"]
     if kind != COLD:
         return measure_gates(subject, cache, run_gates)
     warm = os.environ.get(PYCACHE_ENV)
@@ -222,7 +239,7 @@ def measure(
     for index in range(rounds):
         shift = index % len(kinds)
         for kind in kinds[shift:] + kinds[:shift]:
-            cache = warm_cache if kind == "cached" else work / f"{subject.name}-cache-{kind}-{index}"
+            cache = warm_cache if kind in ("cached", UNJAILED) else work / f"{subject.name}-cache-{kind}-{index}"
             used = cpu_seconds()
             seconds, verdict = _measure_one(subject, kind, cache, run_gates)
             cpu[kind].append(cpu_seconds() - used)
@@ -320,7 +337,12 @@ def render(rows: list[Row]) -> str:
             verdict = {True: "PASS", False: "FAIL", None: "info"}[row.ok(kind)]
             line += f"{row.ratios[kind]:11.2f} {verdict}"
         out.append(line)
+    for row in rows:
+        if row.jail_cost is not None:
+            verdict = "PASS" if row.jail_cost <= JAIL_TARGET else "FAIL"
+            out.append(f"{row.name:10} jail cost on the cached path (cached/unjailed): {row.jail_cost:.3f} {verdict}")
     targets = ", ".join(f"{kind}/raw <= {target}" for kind, target in TARGETS.items())
+    targets += f", cached/unjailed <= {JAIL_TARGET}"
     out.append(f"targets: {targets} (median over rounds of the ratio measured in the same round)")
     for row in rows:
         out.append(f"\n{row.name}: {row.description}; {row.rounds} rounds; tests command: {row.tests_command}")

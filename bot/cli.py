@@ -22,7 +22,7 @@ from typing import NoReturn
 
 import platformdirs
 
-from bot.errors import ConfigError, GuardrailError
+from bot.errors import ConfigError, GateError, GuardrailError
 
 DEBUG_ENV = "GUARDRAIL_DEBUG"  # "1": an internal error's traceback is printed on stderr as well
 CACHE_ENV = "GUARDRAIL_CACHE_DIR"  # the same variable the gates' caches honour (checks.baseline.CACHE_ENV)
@@ -144,6 +144,9 @@ def dispatch(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"guardrail: configuration error: {exc}", file=sys.stderr)
         return 2
+    except GateError as exc:  # a gate could not run at all (no jail here, a worktree slot in a bad state)
+        print(f"guardrail: gate error: {exc}", file=sys.stderr)
+        return 3
     except GuardrailError as exc:
         print(f"guardrail: {exc}", file=sys.stderr)
         return 2

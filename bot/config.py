@@ -9,6 +9,8 @@ Every key is documented in ``docs/config.md``. Unknown keys are rejected (``extr
       commands: [{name: mypy, command: "mypy src", timeout: 300}]
       protected_paths: {add: ["migrations/**"], remove: []}
       scrub_env: ["MY_PRIVATE_*"]
+      pass_env: ["DJANGO_SETTINGS_MODULE"]
+      limits: {address_space_mb: 8192, file_size_mb: 1024, open_files: 1024, processes: 1024, cpu_seconds: 1800}
       max_patch_bytes: 512000
     purposes:
       patch: {models: [coder-local, coder-cloud]}
@@ -24,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot import yaml_text
 from bot.errors import ConfigError
-from bot.types import CommandGate, GateSettings
+from bot.types import CommandGate, GateSettings, JailLimits
 
 REPO_CONFIG_PATH = ".github/guardrail.yml"
 
@@ -66,6 +68,21 @@ class ProtectedPaths(_Strict):
     remove: list[str] = Field(default_factory=list, description="Default globs to stop protecting.")
 
 
+_DEFAULT_LIMITS = JailLimits()
+
+
+class Limits(_Strict):
+    address_space_mb: int | None = Field(
+        _DEFAULT_LIMITS.address_space_mb, gt=0, description="Virtual memory per process, MiB (null: no limit)."
+    )
+    file_size_mb: int | None = Field(
+        _DEFAULT_LIMITS.file_size_mb, gt=0, description="Largest file a process may write, MiB (null: no limit)."
+    )
+    open_files: int | None = Field(_DEFAULT_LIMITS.open_files, gt=0, description="Open files per process.")
+    processes: int | None = Field(_DEFAULT_LIMITS.processes, gt=0, description="Processes and threads in the jail.")
+    cpu_seconds: int | None = Field(_DEFAULT_LIMITS.cpu_seconds, gt=0, description="CPU seconds per process.")
+
+
 class Gates(_Strict):
     ruff: RuffGate = Field(default_factory=RuffGate)
     tests: TestsGate = Field(default_factory=TestsGate)
@@ -75,6 +92,10 @@ class Gates(_Strict):
     scrub_env: list[str] = Field(
         default_factory=list, description="More environment variable names or globs hidden from PR code."
     )
+    pass_env: list[str] = Field(
+        default_factory=list, description="Exact names of host environment variables the PR's code may see."
+    )
+    limits: Limits = Field(default_factory=Limits, description="Resource limits of the jail PR code runs in.")
     max_patch_bytes: int = Field(512_000, gt=0, description="A larger patch is rejected by the apply gate.")
 
     def settings(self) -> GateSettings:
@@ -89,6 +110,8 @@ class Gates(_Strict):
             protected_add=tuple(self.protected_paths.add),
             protected_remove=tuple(self.protected_paths.remove),
             scrub_env=tuple(self.scrub_env),
+            pass_env=tuple(self.pass_env),
+            limits=JailLimits(**self.limits.model_dump()),
             max_patch_bytes=self.max_patch_bytes,
         )
 

@@ -89,6 +89,22 @@ class CommandGate:
 
 
 @dataclass(frozen=True)
+class JailLimits:
+    """Resource limits for every process PR code starts in the jail (``gates.limits``); ``None`` = no limit.
+
+    Applied with ``setrlimit`` (see ``prlimit(1)``): ``address_space_mb`` is RLIMIT_AS (virtual memory per process),
+    ``file_size_mb`` RLIMIT_FSIZE (largest file a process may write), ``open_files`` RLIMIT_NOFILE, ``processes``
+    RLIMIT_NPROC (processes and threads of the jail's user), ``cpu_seconds`` RLIMIT_CPU (CPU time per process).
+    """
+
+    address_space_mb: int | None = 8192
+    file_size_mb: int | None = 1024
+    open_files: int | None = 1024
+    processes: int | None = 1024
+    cpu_seconds: int | None = 1800
+
+
+@dataclass(frozen=True)
 class GateSettings:
     """The gates' configuration, as resolved from the repository's config file (base revision) and --config."""
 
@@ -101,7 +117,9 @@ class GateSettings:
     commands: tuple[CommandGate, ...] = ()
     protected_add: tuple[str, ...] = ()
     protected_remove: tuple[str, ...] = ()
-    scrub_env: tuple[str, ...] = ()  # extra environment variable names or globs to remove from PR code's env
+    scrub_env: tuple[str, ...] = ()  # extra variable names or globs whose values are secrets (redacted in reports)
+    pass_env: tuple[str, ...] = ()  # host environment variables PR code may see, by exact name (an allowlist)
+    limits: JailLimits = field(default_factory=JailLimits)
     max_patch_bytes: int = 512_000
 
 

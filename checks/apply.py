@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.types import Finding, GateResult, GateSettings
-from checks import proc
+from checks import gitenv, proc
 from checks.patch import ParsedPatch, PatchRejected, parse
 
 NAME = "apply"
@@ -49,13 +49,13 @@ def _git_reading(stdout: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def git_apply(worktree: Path, patch: ParsedPatch, *options: str) -> proc.ProcResult:
-    """``git apply -p<strip> <options>`` with the patch's bytes on stdin, in the worktree."""
+    """``git apply -p<strip> <options>`` with the patch's bytes on stdin, in the worktree (see checks.gitenv)."""
     # explicit configuration: --numstat/--summary output is parsed, and a user's apply.ignoreWhitespace would loosen
     # the matching that the strategies below control
     config = ["-c", "core.quotePath=true", "-c", "apply.ignoreWhitespace=no", "-c", "apply.whitespace=nowarn"]
-    argv = ["git", *config, "apply", "--whitespace=nowarn", f"-p{patch.strip}", *options]
+    args = [*config, "apply", "--whitespace=nowarn", f"-p{patch.strip}", *options]
     data = patch.text.encode("utf-8", errors="surrogateescape")  # the bytes as read: CRLF and non-UTF-8 survive
-    return proc.run(argv, cwd=worktree, timeout=GIT_APPLY_TIMEOUT, input=data, isolate_network=False)
+    return gitenv.run(worktree, args, timeout=GIT_APPLY_TIMEOUT, input=data)
 
 
 def _findings(stderr: str) -> tuple[Finding, ...]:

@@ -36,6 +36,7 @@ def execute(
         env_extra=import_env(root, bytecode),
         scrub=settings.scrub_env,
         cancel=cancel,
+        **proc.jail_options(settings, bytecode),
     )
 
 
@@ -63,7 +64,7 @@ def run(
     """Run ``gate`` on the patched worktree; ``baseline_status`` gives its exit status on the head (may block)."""
     start = time.monotonic()
     result = execute(root, gate, settings, bytecode=bytecode)
-    isolation = "" if result.network_isolated else " (network NOT isolated: unshare unavailable here)"
+    isolation = f" ({result.jail_note})" if result.jail_note else ""
     if result.timed_out:
         summary = f"{result.describe()} (timeout {gate.timeout:g}s){isolation}"
         return GateResult(gate.name, "fail", summary, (), time.monotonic() - start)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from bot.errors import GateError
 from bot.types import CommandGate, Finding, GateResult, GateSettings, Verdict
-from checks import apply, commands, effect, paths, proc, pycache, ruff, tests, worktree
+from checks import apply, commands, effect, jail, paths, proc, pycache, ruff, tests, worktree
+from checks import redact as redaction
 from checks.baseline import Baseline, BaselineCache, default_cache_dir
 from checks.patch import PatchRejected
 from checks.patch import parse as parse_patch
@@ -29,15 +30,14 @@ Step = tuple[str, Callable[[], GateResult]]
 
 
 def redact(results: list[GateResult], secrets: set[str]) -> list[GateResult]:
-    """Replace every secret value in what the gates report: PR code may have read one (from a file, say) and put it
-    in a test's failure message, which would then be posted on the pull request."""
-    if not secrets:
+    """Replace every secret value, also base64/hex/reversed/percent-encoded (see :mod:`checks.redact`), in what the
+    gates report: PR code may have found one and put it in a test's failure message, which would then be posted."""
+    compiled = redaction.pattern(secrets)
+    if compiled is None:
         return results
 
     def clean(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redaction.redact(text, compiled)
 
     return [
         replace(
@@ -66,15 +66,18 @@ class BaselineJob:
         self.setup = HeadSetup(head, settings, setup_cache, lambda: set(self.head_blobs()))
 
     def head_blobs(self) -> dict[str, str]:
-        """The head's files and blob shas (for :func:`checks.pycache.stabilize`); read once, before :meth:`start`."""
+        """The head's files and blob shas; read once, before :meth:`start`."""
         if self._blobs is None:
             self._blobs = worktree.blob_ids(self.repo, self.head)
         return self._blobs
 
     def prepare(self, root: Path, touched: tuple[str, ...] = ()) -> None:
-        """Stamp the Python files of a worktree of this head so cached bytecode applies (see checks.pycache)."""
-        if self.bytecode is not None:
-            pycache.stabilize(root, self.head_blobs(), touched)
+        """Compile the worktree's Python files into the bytecode cache, before PR code runs there (checks.pycache)."""
+        if self.bytecode is None:
+            return
+        python = pycache.interpreter(tests.split_command(self.settings.tests_command, "gates.tests.command"))
+        if python is not None:
+            pycache.compile_tree(root, [*self.head_blobs(), *touched], self.bytecode, python)
 
     def start(self) -> Future[Baseline] | None:
         """Begin computing the tests' baseline in another thread, unless it is cached."""
@@ -249,6 +252,9 @@ def run_gates(
     repo = Path(repo)
     if isinstance(patch, bytes):
         patch = patch.decode("utf-8", errors="surrogateescape")
+    status = jail.probe()
+    if not status.ok:  # fail closed: no PR code runs outside a working jail
+        raise GateError(status.message)
     worktree.resolve(repo, base)
     head_sha = worktree.resolve(repo, head)
     cache = BaselineCache(cache_dir or default_cache_dir())
@@ -261,13 +267,20 @@ def run_gates(
             results, effective = _gates(root, patch, settings, job)
         abandon = False
     except GateError as exc:
-        if results:
+        if results or isinstance(exc, worktree.SlotError):
             raise
         results = [GateResult(apply.NAME, "error", f"could not prepare a worktree of the head: {exc}")]
         abandon = False
     finally:
         job.close(abandon=abandon)
     results = redact(results, proc.secret_values(settings.scrub_env))
+    if jail.disabled():  # every summary says so
+        results = [
+            replace(r, summary=f"{r.summary} [{jail.OFF_NOTE}]")
+            if r.name == tests.NAME and jail.OFF_NOTE not in r.summary
+            else r
+            for r in results
+        ]
     failed = next((r for r in results if r.status in ("fail", "error")), None)
     ran = {r.name for r in results}
     for name in gate_names(settings):

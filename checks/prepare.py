@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.types import GateSettings
-from checks import proc
+from checks import gitenv, proc
 from checks.tests import first_error, import_env, split_command
 
 FORMAT = 1
@@ -106,7 +106,7 @@ def _inside(root: Path, rel: str) -> bool:
 
 
 def _tag_version(root: Path) -> str:
-    result = proc.run(["git", "describe", "--tags", "--abbrev=0"], cwd=root, timeout=30, isolate_network=False)
+    result = gitenv.run(root, ["describe", "--tags", "--abbrev=0"], timeout=30)
     match = _TAG_VERSION.match(result.stdout.strip()) if result.ok else None
     return match[1] if match else "0.0.0"
 
@@ -168,7 +168,7 @@ def run_setup(root: Path, settings: GateSettings, cancel: threading.Event | None
     if settings.setup_command:
         argv = split_command(settings.setup_command, "gates.setup.command")
         result = proc.run(argv, cwd=root, timeout=settings.setup_timeout, env_extra=env, scrub=settings.scrub_env,
-                          cancel=cancel)  # fmt: skip
+                          cancel=cancel, **proc.jail_options(settings, None))  # fmt: skip
         if not result.ok:
             return Prepared(problem=f"gates.setup failed: {result.describe()}: {first_error(result)}")
         return Prepared(summary=f"setup: `{settings.setup_command}` ({result.seconds:.1f}s)")
@@ -179,7 +179,7 @@ def run_setup(root: Path, settings: GateSettings, cancel: threading.Event | None
         done.append(f"wrote the generated version file {', '.join(written)}")
     if build := extension_build(root, settings):
         result = proc.run(build, cwd=root, timeout=settings.setup_timeout, env_extra=env, scrub=settings.scrub_env,
-                          cancel=cancel)  # fmt: skip
+                          cancel=cancel, **proc.jail_options(settings, None))  # fmt: skip
         shown = " ".join(build[1:] if build[1] == "setup.py" else ["setuptools", *build[3:]])
         if result.ok:
             done.append(f"built the extensions in place (`python {shown}`, {result.seconds:.1f}s)")

@@ -1,15 +1,17 @@
-"""Every subprocess the gates start goes through :func:`run`.
+"""Every subprocess the gates start goes through :func:`run`; PR code runs in the jail (:mod:`checks.jail`).
 
-PR code is untrusted, so each command gets:
+Two kinds of command:
 
-- a timeout, after which its whole process group is killed (SIGKILL);
-- the process group killed after a normal exit too, so a test that forked a sleeper leaves nothing behind;
-- an environment scrubbed of tokens, keys and secrets (by name pattern, see :data:`SCRUB_DEFAULT`);
-- where the OS allows it, its own network namespace (only loopback, brought up), so it cannot reach the network.
-  Whether that worked is probed once and reported in :attr:`ProcResult.network_isolated`; the gates say so in their
-  summary when it did not. (No PID namespace: every run would be pid 1, and a test suite that uses its pid as a
-  unique name would collide with itself when the baseline and the patched run go side by side.)
+- **PR code** (``isolate_network=True``, the default: the tests, configured commands, setup steps): run inside the
+  bubblewrap jail, with an environment built from an allowlist (never copied), the worktree the only writable
+  place besides a private HOME and TMPDIR, resource limits, and no network. When the jail does not work here the
+  command is not run at all (GateError with the fix), unless the admin turned the jail off (``GUARDRAIL_JAIL=off``);
+  then it runs unconfined and :attr:`ProcResult.jail_note` says so, for every summary to repeat.
+- **Guardrail's own tools** (``isolate_network=False``: git, ruff): run directly, with ``base_env`` (git's clean
+  environment, see :mod:`checks.gitenv`) or this process's environment scrubbed of secrets by name.
 
+Either way: a timeout, after which the whole process group is killed (SIGKILL; for PR code, the jail's PID namespace
+ends with it, so a daemon that called ``setsid`` goes too), and the group is killed after a normal exit as well.
 Output goes to temporary files rather than pipes: a grandchild that keeps a pipe open would otherwise make the
 caller wait for it, and a chatty test cannot fill memory (only the tail of each stream is kept).
 """
@@ -17,8 +19,8 @@ caller wait for it, and a chatty test cannot fill memory (only the tail of each 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fnmatch
-import functools
 import os
 import shutil
 import signal
@@ -31,11 +33,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypedDict
 
 from bot.errors import GateError
+from bot.types import GateSettings, JailLimits
+from checks import jail
 
-# Environment variables PR code never sees (fnmatch patterns, matched on the upper-cased name).
+# Names of variables whose values are secrets (fnmatch patterns, matched on the upper-cased name): never passed to
+# Guardrail's own tools, and redacted from every report. PR code gets none of the environment but an allowlist.
 SCRUB_DEFAULT: tuple[str, ...] = (
     "GITHUB_TOKEN",
     "GH_TOKEN",
@@ -55,10 +60,23 @@ SCRUB_DEFAULT: tuple[str, ...] = (
     "SSH_AUTH_SOCK",
     "TWINE_*",
     "NETRC",
+    "*_PAT",
+    "*_PWD",
+    "*PASSWD*",
+    "*_DSN",
+    "*DATABASE_URL*",
+    "*WEBHOOK*",
+    "*_AUTH",
+    "*PRIVATE_KEY*",
+    "GITHUB_ENV",
+    "GITHUB_PATH",
+    "GITHUB_OUTPUT",
+    "GITHUB_STATE",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_EVENT_PATH",
 )
 
 MAX_OUTPUT_CHARS = 2_000_000  # tail kept of each of stdout and stderr
-_SH_LO_UP = 'ip link set lo up >/dev/null 2>&1 || exit 97; exec "$@"'
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,7 @@ class ProcResult:
     seconds: float
     timed_out: bool
     network_isolated: bool = False
+    jail_note: str = ""  # for PR code: "" when fully jailed, else what was not (the jail off, a limit not enforced)
 
     @property
     def ok(self) -> bool:
@@ -102,32 +121,18 @@ def secret_values(scrub: Sequence[str] = (), min_length: int = 6) -> set[str]:
     return {value for name, value in os.environ.items() if name not in kept and len(value) >= min_length}
 
 
-@functools.cache
-def isolation_prefix() -> tuple[str, ...]:
-    """The command prefix that runs a program without network (loopback up).
-
-    Probed once per process; empty when no variant works here (then commands run with the host's network).
-    """
-    unshare = shutil.which("unshare")
-    if unshare is None or shutil.which("ip") is None:
-        return ()
-    variants = ((unshare, "--net"), (unshare, "--map-root-user", "--net"))
-    for variant in variants:
-        prefix = (*variant, "sh", "-c", _SH_LO_UP, "sh")
-        try:
-            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, env=scrubbed_env(), check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if probe.returncode == 0:
-            return prefix
-    return ()
+def _chmod_dir(path: str) -> None:
+    # Only a real directory, never through a symbolic link: PR code may plant a link to a file it wants opened up.
+    # (Every process of the run is gone by now, so nothing can swap the directory for a link in between.)
+    if stat.S_ISDIR(os.lstat(path).st_mode):
+        os.chmod(path, stat.S_IRWXU)
 
 
 def _force_remove(func: Callable[..., object], path: str, exc_info: object) -> None:
-    # PR code may leave read-only files or directories behind; make them writable and retry once.
+    # PR code may leave read-only folders behind: make the folder writable (never a link's target) and retry once.
     try:
-        os.chmod(os.path.dirname(path) or ".", stat.S_IRWXU)
-        os.chmod(path, stat.S_IRWXU)
+        _chmod_dir(os.path.dirname(path) or ".")
+        _chmod_dir(path)
         func(path)
     except FileNotFoundError:
         pass  # already gone
@@ -200,6 +205,51 @@ def _watch(
             return
 
 
+class JailOptions(TypedDict):
+    """The jail-related keyword arguments of :func:`run` for one gate's PR code."""
+
+    limits: JailLimits
+    pass_env: tuple[str, ...]
+    readable: tuple[Path, ...]
+    writable: tuple[Path, ...]
+
+
+def jail_options(settings: GateSettings, bytecode: Path | None, writable: Sequence[Path] = ()) -> JailOptions:
+    """What a gate's PR code gets in the jail: the settings' limits and ``pass_env``, the bytecode cache read-only
+    (created here if missing: only Guardrail writes it), and ``writable`` (a results folder only that run sees)."""
+    readable: tuple[Path, ...] = ()
+    if bytecode is not None:
+        bytecode.mkdir(parents=True, exist_ok=True)
+        readable = (bytecode,)
+    return JailOptions(limits=settings.limits, pass_env=settings.pass_env, readable=readable, writable=tuple(writable))
+
+
+def _jailed(
+    argv: Sequence[str],
+    cwd: Path,
+    env: dict[str, str],
+    writable: Sequence[Path],
+    readable: Sequence[Path],
+    limits: JailLimits,
+    pids: jail.PidsCgroup | None,
+) -> tuple[list[str], dict[str, str], Path, str]:
+    """The command line, environment, private folder and note for one run of PR code."""
+    if jail.disabled():
+        scratch = Path(tempfile.mkdtemp(prefix="guardrail-tmp-"))
+        return list(argv), {**env, "TMPDIR": str(scratch)}, scratch, jail.OFF_NOTE
+    status = jail.probe()
+    if not status.ok:
+        raise GateError(status.message)
+    mounts = jail.Mounts(
+        writable=(cwd, *writable), readable=tuple(readable), masked=(cwd / ".git",) if (cwd / ".git").exists() else ()
+    )
+    try:
+        built = jail.build(argv, cwd=cwd, mounts=mounts, limits=limits, env=env, pids=pids)
+    except OSError as exc:
+        raise GateError(f"cannot prepare the jail's private folder: {exc}; check TMPDIR") from exc
+    return built.argv, built.env, built.scratch, "; ".join(built.notes)
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -210,23 +260,53 @@ def run(
     input: str | bytes | None = None,
     isolate_network: bool = True,
     cancel: threading.Event | None = None,
+    base_env: Mapping[str, str] | None = None,
+    writable: Sequence[Path] = (),
+    readable: Sequence[Path] = (),
+    limits: JailLimits | None = None,
+    pass_env: Sequence[str] = (),
 ) -> ProcResult:
-    """Run ``argv`` in ``cwd`` with a scrubbed environment and a timeout; kill its whole process group at the end.
+    """Run ``argv`` in ``cwd`` with a timeout; kill everything it started at the end.
 
-    ``env_extra`` is added after scrubbing (so the gates can set PYTHONPATH); ``scrub`` adds name patterns to
-    :data:`SCRUB_DEFAULT`. ``input`` is sent on stdin. PR code (``isolate_network=True``, the default) also gets
-    its own ``TMPDIR``, removed afterwards, so the baseline and the patched run do not trip over each other's
-    temporary files. ``isolate_network=False`` is for our own git and ruff calls, which run no PR code.
-    Setting ``cancel`` (from another thread) kills the command. Raises GateError only when the program cannot be
-    started at all.
+    PR code (``isolate_network=True``, the default) runs in the jail: its environment is the allowlist
+    (:func:`checks.jail.allowed_env` with ``pass_env``) plus ``env_extra``; ``cwd`` (the worktree) and ``writable``
+    are bound read-write, ``readable`` read-only; ``limits`` (default :class:`bot.types.JailLimits`) apply.
+    ``isolate_network=False`` is for Guardrail's own git and ruff calls, which run no PR code: environment
+    ``base_env`` (default: this process's, scrubbed of ``SCRUB_DEFAULT`` and ``scrub``) plus ``env_extra``.
+    ``input`` is sent on stdin. Setting ``cancel`` (from another thread) kills the command. Raises GateError when
+    the program cannot be started at all, or when PR code would have to run outside a working jail.
     """
-    env = scrubbed_env(scrub)
-    private_tmp = Path(tempfile.mkdtemp(prefix="guardrail-tmp-")) if isolate_network else None
-    if private_tmp is not None:
-        env["TMPDIR"] = str(private_tmp)
-    env.update(env_extra or {})
-    prefix = isolation_prefix() if isolate_network else ()
-    full = [*prefix, *argv]
+    scratch: Path | None = None
+    note = ""
+    limits = limits or JailLimits()
+    with contextlib.ExitStack() as stack:
+        if isolate_network:
+            pids = stack.enter_context(jail.pids_cgroup(limits)) if not jail.disabled() else None
+            env = {**jail.allowed_env(pass_env), **(env_extra or {})}
+            full, env, scratch, note = _jailed(argv, cwd, env, writable, readable, limits, pids)
+        else:
+            env = {**(dict(base_env) if base_env is not None else scrubbed_env(scrub)), **(env_extra or {})}
+            full = list(argv)
+        try:
+            return _supervise(argv, full, cwd, env, timeout, input, cancel, jailed=isolate_network, note=note)
+        finally:
+            if scratch is not None:
+                discard_tree(scratch)
+    raise AssertionError("unreachable")  # pragma: no cover (ExitStack does not swallow exceptions here)
+
+
+def _supervise(
+    argv: Sequence[str],
+    full: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float,
+    input: str | bytes | None,
+    cancel: threading.Event | None,
+    *,
+    jailed: bool,
+    note: str,
+) -> ProcResult:
     start = time.monotonic()
     done, expired = threading.Event(), threading.Event()
     with (
@@ -250,8 +330,6 @@ def run(
             _kill_group(proc)  # leftovers of a normal exit, or everything on KeyboardInterrupt
             proc.wait()
             watchdog.join()
-            if private_tmp is not None:
-                discard_tree(private_tmp)
         seconds = time.monotonic() - start
         return ProcResult(
             argv=tuple(argv),
@@ -260,5 +338,6 @@ def run(
             stderr=_tail(err),
             seconds=seconds,
             timed_out=expired.is_set(),
-            network_isolated=bool(prefix),
+            network_isolated=jailed and note != jail.OFF_NOTE,
+            jail_note=note,
         )

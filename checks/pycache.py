@@ -1,33 +1,36 @@
 """Reusing compiled bytecode across gate runs, so a fresh worktree does not recompile the whole project every time.
 
 A prepared checkout has ``__pycache__`` folders from its last run; a fresh worktree has none, and compiling a few
-hundred modules (and pytest's rewriting of every test module) can cost as much as the tests themselves. So:
+hundred modules can cost as much as the tests themselves. So:
 
-- the PR code runs with ``PYTHONPYCACHEPREFIX`` set to one folder of ours (nothing is written into the worktree);
-  the worktree sits at a path that repeats from run to run (see :func:`checks.worktree.worktree`), so the bytecode
-  of the last run is found again;
-- every Python file in the worktree gets a modification time derived from its content (its git blob sha): Python
-  and pytest validate cached bytecode by (mtime, size), so an unchanged file matches its cached bytecode and a
-  changed one does not, whenever and in whichever checkout it was compiled. Files the patch touched are hashed the
-  same way from their new content.
+- Guardrail compiles the worktree's Python files itself, before any PR code runs there, with the interpreter the
+  tests use (``python -I``: compiling runs no code of the repository), into one cache folder outside the worktree
+  (``PYTHONPYCACHEPREFIX``); the worktree sits at a path that repeats from run to run (see
+  :func:`checks.worktree.worktree`), so the bytecode of the last run is found again;
+- the bytecode is *checked hash-based* (PEP 552): Python validates it against a hash of the source's content, not
+  its modification time, so bytecode is keyed by content: a changed file never matches bytecode of other content;
+- PR code sees the cache read-only in the jail (``PYTHONDONTWRITEBYTECODE=1``): no pull request can write bytecode
+  another one would load. (pytest's rewritten test modules are therefore rebuilt in memory on every run.)
 
-Bytecode of different content at the same path, size and derived mtime would be taken for valid: that needs a
-collision of 32 bits of two blob shas at the same path and size.
+Only regular files of the tree are compiled, never through a symbolic link, and only when their bytecode is missing
+or stale.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Iterable, Mapping
+import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 import platformdirs
 
+from checks import proc
 from checks.baseline import CACHE_ENV
 
 PYCACHE_ENV = "GUARDRAIL_PYCACHE_DIR"
 PYTHON_SOURCES = (".py", ".pyw")
+COMPILE_TIMEOUT = 300.0
 
 
 def pycache_dir() -> Path:
@@ -41,35 +44,77 @@ def pycache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("guardrail")) / "pycache"
 
 
-def git_blob_sha(data: bytes) -> str:
-    """The sha git gives a file with these bytes."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
-def _stamp(path: Path, blob_sha: str) -> None:
-    mtime = int(blob_sha[:8], 16)  # the 32 bits a .pyc header keeps of the source's mtime
-    try:
-        os.utime(path, (mtime, mtime), follow_symlinks=False)
-    except FileNotFoundError:
-        pass  # deleted by the patch
-
-
-def stabilize(root: Path, head_blobs: Mapping[str, str], touched: Iterable[str] = ()) -> None:
-    """Give every Python file in ``root`` its content-derived mtime: the head's files from ``head_blobs``, the
-    files the patch touched from their new content."""
-    changed = set(touched)
-    for path, blob in head_blobs.items():
-        if path.endswith(PYTHON_SOURCES) and path not in changed:
-            _stamp(root / path, blob)
-    for path in changed:
-        target = root / path
-        if path.endswith(PYTHON_SOURCES) and target.is_file() and not target.is_symlink():
-            _stamp(target, git_blob_sha(target.read_bytes()))
-
-
 def env(prefix: Path | None) -> dict[str, str]:
-    """Environment for Python run by the gates: bytecode under ``prefix``, or none written at all."""
+    """Environment for Python run by the gates: bytecode read from ``prefix`` (written there by Guardrail only)."""
     if prefix is None:
         return {"PYTHONDONTWRITEBYTECODE": "1"}
-    # An empty PYTHONDONTWRITEBYTECODE counts as unset: the caller's environment may have set it.
-    return {"PYTHONPYCACHEPREFIX": str(prefix), "PYTHONDONTWRITEBYTECODE": ""}
+    return {"PYTHONPYCACHEPREFIX": str(prefix), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+_COMPILE = r"""
+import importlib.util, os, py_compile, stat, sys
+prefix, root = sys.argv[1], os.path.realpath(sys.argv[2])
+sys.pycache_prefix = prefix
+mode = py_compile.PycInvalidationMode.CHECKED_HASH
+for rel in sys.stdin.read().split("\0"):
+    if not rel:
+        continue
+    src = os.path.join(root, rel)
+    try:
+        if not stat.S_ISREG(os.lstat(src).st_mode) or not os.path.realpath(src).startswith(root + os.sep):
+            continue
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read()
+        cfile = importlib.util.cache_from_source(src)
+        try:
+            with open(cfile, "rb") as cached:
+                head = cached.read(16)
+            if head[:4] == importlib.util.MAGIC_NUMBER and head[4:8] == b"\3\0\0\0":
+                if head[8:16] == importlib.util.source_hash(data):
+                    continue
+        except OSError:
+            pass
+        py_compile.compile(src, cfile=cfile, dfile=src, invalidation_mode=mode, quiet=2)
+    except (OSError, ValueError):
+        continue
+"""
+
+
+def interpreter(argv: list[str]) -> str | None:
+    """The Python a test or command line runs (``python ...``, a ``pytest`` script's interpreter), or None."""
+    if not argv:
+        return None
+    program = shutil.which(argv[0])
+    if program is None:
+        return None
+    if Path(argv[0]).name.startswith("python"):
+        return program
+    try:
+        with open(program, "rb") as handle:
+            first = handle.readline(200)
+    except OSError:
+        return None
+    if first.startswith(b"#!") and b"python" in first:
+        words = first[2:].decode("utf-8", "replace").split()
+        if words and Path(words[0]).name == "env" and len(words) > 1:
+            return shutil.which(words[1])
+        return words[0] if words else None
+    return None
+
+
+def compile_tree(root: Path, files: Iterable[str], prefix: Path, python: str) -> None:
+    """Compile ``files`` (paths relative to ``root``, Python sources only) into ``prefix`` with ``python``, outside
+    the jail and before PR code runs in ``root``. Best effort: a file that does not compile is left to Python."""
+    sources = [f for f in files if f.endswith(PYTHON_SOURCES)]
+    if not sources:
+        return
+    prefix.mkdir(parents=True, exist_ok=True)
+    proc.run(
+        [python, "-I", "-c", _COMPILE, str(prefix), str(root)],
+        cwd=prefix,
+        timeout=COMPILE_TIMEOUT,
+        input="\0".join(sources),
+        isolate_network=False,
+        base_env={"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C.UTF-8"},
+    )

@@ -98,7 +98,9 @@ def _case(element: ET.Element) -> CaseResult:
 def read_junit(path: Path) -> tuple[tuple[CaseResult, ...], str | None]:
     """The test cases of a JUnit XML file, or a reason it cannot be read."""
     try:
-        tree = ET.parse(path)
+        # Never through a link: the run wrote this folder, and a link would make Guardrail read a host file.
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
+            tree = ET.parse(handle)
     except FileNotFoundError:
         return (), "the test command wrote no JUnit XML"
     except (ET.ParseError, OSError) as exc:
@@ -118,8 +120,16 @@ def execute(
         if pytest:
             argv += [f"--junitxml={junit}", "-o", "junit_family=xunit1", "-p", "no:cacheprovider"]
         env = {**import_env(root, bytecode), JUNIT_ENV: str(junit)}
+        # The results folder is outside the worktree, bound into this run's jail only, and read after every
+        # process of the run is gone (proc.run returns only then).
         result = proc.run(
-            argv, cwd=root, timeout=settings.tests_timeout, env_extra=env, scrub=settings.scrub_env, cancel=cancel
+            argv,
+            cwd=root,
+            timeout=settings.tests_timeout,
+            env_extra=env,
+            scrub=settings.scrub_env,
+            cancel=cancel,
+            **proc.jail_options(settings, bytecode, writable=(scratch,)),
         )
         cases, problem = read_junit(junit)
     finally:
@@ -276,7 +286,7 @@ def run(
     The result's ``fixed``/``remaining`` list the head's failing tests that pass / still fail with the patch."""
     start = time.monotonic()
     patched = execute(root, settings, bytecode=bytecode)
-    isolation = "" if patched.result.network_isolated else " (network NOT isolated: unshare unavailable here)"
+    isolation = f" ({patched.result.jail_note})" if patched.result.jail_note else ""
     if why := _could_not_run(patched):
         return GateResult(NAME, "error", why, (), time.monotonic() - start)
     base = baseline()

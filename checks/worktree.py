@@ -1,12 +1,15 @@
-"""Git access for the gates. The only module that imports GitPython; everything else gets paths and strings.
+"""Git access for the gates; everything else gets paths and strings. Every git command goes through
+:mod:`checks.gitenv` (no hooks, no user or system config, a clean environment).
 
 A gate never touches the user's checkout: it works in a throwaway worktree (``git worktree add --detach``) in a
 temporary directory, removed on every way out (success, error, timeout, KeyboardInterrupt), then
-``git worktree prune`` forgets it.
+``git worktree prune`` forgets it. PR code sees the worktree only through the jail, with its ``.git`` file masked,
+so it has no path back to the repository's git directory.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -16,39 +19,34 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import git
-from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from bot.errors import ConfigError, GateError
 from bot.parse.diff import GIT_DIFF_CONFIG, GIT_DIFF_OPTIONS
-from checks import proc
+from checks import gitenv, proc
 
 MAX_SLOTS = 32  # concurrent worktrees of one repository at stable paths; more get random paths
 GIT_TIMEOUT = 120.0  # seconds for one git command of ours (a worktree checkout of a big repository)
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-@contextmanager
-def _open(repo: Path) -> Iterator[git.Repo]:
-    try:
-        handle = git.Repo(repo)
-    except (InvalidGitRepositoryError, NoSuchPathError) as exc:
-        raise ConfigError("not a git repository; pass the path of a clone", where=str(repo)) from exc
-    try:
-        yield handle
-    finally:
-        handle.close()
+class SlotError(GateError):
+    """A worktree slot is in a state Guardrail did not leave it in (a link, a file, wrong owner): exit 3."""
 
 
-def _git(handle: git.Repo, *args: str, **kwargs: Any) -> str:
-    try:
-        out: str = handle.git.execute(["git", *args], kill_after_timeout=GIT_TIMEOUT, **kwargs)
-    except GitCommandError as exc:
-        detail = str(exc.stderr or exc).strip()
-        raise GateError(f"`git {' '.join(args)}` failed in {handle.working_dir}: {detail}") from exc
-    return out
+def _check_repo(repo: Path) -> None:
+    done = gitenv.run(repo, ["rev-parse", "--git-dir"], timeout=GIT_TIMEOUT) if repo.is_dir() else None
+    if done is None or not done.ok:
+        raise ConfigError("not a git repository; pass the path of a clone", where=str(repo))
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = gitenv.run(repo, args, timeout=GIT_TIMEOUT)
+    if not done.ok:
+        detail = (done.stderr.strip() or done.describe()).strip()
+        raise GateError(f"`git {' '.join(args)}` failed in {repo}: {detail}")
+    if len(done.stdout) >= proc.MAX_OUTPUT_CHARS:
+        raise GateError(f"`git {' '.join(args)}` in {repo} printed more than {proc.MAX_OUTPUT_CHARS} characters")
+    return done.stdout
 
 
 def _check_rev(rev: str) -> None:
@@ -59,19 +57,19 @@ def _check_rev(rev: str) -> None:
 def resolve(repo: Path, rev: str) -> str:
     """The full commit sha ``rev`` names in ``repo``; ConfigError (exit 2) when it names no commit there."""
     _check_rev(rev)
-    with _open(repo) as handle:
-        try:
-            sha: str = handle.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}")
-        except GitCommandError as exc:
-            raise ConfigError(f"unknown revision {rev!r}: {_why_unknown(handle)}", where=str(repo)) from exc
-    return sha.strip()
+    _check_repo(repo)
+    done = gitenv.run(repo, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], timeout=GIT_TIMEOUT)
+    if not done.ok:
+        raise ConfigError(f"unknown revision {rev!r}: {_why_unknown(repo)}", where=str(repo))
+    return done.stdout.strip()
 
 
-def _why_unknown(handle: git.Repo) -> str:
+def _why_unknown(repo: Path) -> str:
     """Why a revision is missing, in the words that lead to the fix: no commits yet, a shallow clone, or a name."""
-    if not handle.git.rev_parse("--verify", "--quiet", "HEAD", with_exceptions=False):
+    if not gitenv.run(repo, ["rev-parse", "--verify", "--quiet", "HEAD"], timeout=GIT_TIMEOUT).stdout.strip():
         return "the repository has no commits yet; commit first, or pass the path of a clone that has them"
-    if handle.git.rev_parse("--is-shallow-repository", with_exceptions=False).strip() == "true":
+    shallow = gitenv.run(repo, ["rev-parse", "--is-shallow-repository"], timeout=GIT_TIMEOUT).stdout.strip()
+    if shallow == "true":
         return "not in this shallow clone; fetch the history (`git fetch --unshallow`, or checkout's fetch-depth: 0)"
     return "no such branch, tag or commit here; fetch it first or check the name"
 
@@ -80,34 +78,23 @@ def read_file_at(repo: Path, rev: str, path: str, *, errors: str = "replace") ->
     """The text of ``path`` at ``rev``, or None when no such file exists there. Undecodable bytes are replaced, or
     with ``errors="surrogateescape"`` kept as surrogate escapes (lossless: encode the same way for the bytes)."""
     sha = resolve(repo, rev)
-    with _open(repo) as handle:
-        try:
-            item = handle.commit(sha).tree / path.strip("/")
-        except (KeyError, BadName, ValueError):
-            return None
-        if item.type != "blob":
-            return None
-        data: bytes = item.data_stream.read()
-    return data.decode("utf-8", errors=errors)
+    listing = _git(repo, "ls-tree", "-z", sha, "--", path.strip("/"))
+    meta, _, _ = listing.partition("\t")
+    fields = meta.split()
+    if len(fields) != 3 or fields[1] != "blob":
+        return None
+    return gitenv.output(repo, ["cat-file", "blob", fields[2]], timeout=GIT_TIMEOUT).decode("utf-8", errors=errors)
 
 
 def diff(repo: Path, base: str, head: str) -> str:
     """The pull request's unified diff as GitHub shows it: from the merge base of ``base`` and ``head`` to ``head``."""
     base_sha, head_sha = resolve(repo, base), resolve(repo, head)
-    with _open(repo) as handle:
-        return _git_diff(handle, "-M", f"{base_sha}...{head_sha}").decode("utf-8", errors="surrogateescape")
+    return _git_diff(repo, "-M", f"{base_sha}...{head_sha}").decode("utf-8", errors="surrogateescape")
 
 
-def _git_diff(handle: git.Repo, *args: str) -> bytes:
+def _git_diff(repo: Path, *args: str) -> bytes:
     """``git diff`` under a fixed configuration (``bot.parse.diff.GIT_DIFF_OPTIONS``), as the bytes git wrote."""
-    argv = ["git", *GIT_DIFF_CONFIG, "diff", *GIT_DIFF_OPTIONS, *args]
-    try:
-        out: bytes = handle.git.execute(
-            argv, kill_after_timeout=GIT_TIMEOUT, stdout_as_string=False, strip_newline_in_stdout=False
-        )
-    except GitCommandError as exc:
-        raise GateError(f"`{' '.join(argv)}` failed in {handle.working_dir}: {str(exc.stderr or exc).strip()}") from exc
-    return out
+    return gitenv.output(repo, [*GIT_DIFF_CONFIG, "diff", *GIT_DIFF_OPTIONS, *args], timeout=GIT_TIMEOUT)
 
 
 def effective_change(root: Path, new_paths: Sequence[str] = ()) -> bytes:
@@ -115,17 +102,15 @@ def effective_change(root: Path, new_paths: Sequence[str] = ()) -> bytes:
 
     ``new_paths`` (files the patch created) are first marked intent-to-add, so they show as new files.
     """
-    with _open(root) as handle:
-        if new_paths:
-            _git(handle, "add", "--intent-to-add", "--force", "--", *new_paths)
-        return _git_diff(handle, "--no-renames", "HEAD")
+    if new_paths:
+        _git(root, "add", "--intent-to-add", "--force", "--", *new_paths)
+    return _git_diff(root, "--no-renames", "HEAD")
 
 
 def list_files(repo: Path, rev: str) -> list[str]:
     """Every file path tracked at ``rev``, sorted as git lists them."""
     sha = resolve(repo, rev)
-    with _open(repo) as handle:
-        out = _git(handle, "ls-tree", "-r", "-z", "--name-only", sha, strip_newline_in_stdout=False)
+    out = _git(repo, "ls-tree", "-r", "-z", "--name-only", sha)
     return [name for name in out.split("\0") if name]
 
 
@@ -133,14 +118,12 @@ def _remove(repo: Path, parent: Path) -> None:
     # Deleting the directory and pruning is one git call instead of two (`worktree remove` then `prune`), and
     # also clears a half-made worktree.
     proc.discard_tree(parent)  # moved aside at once (git then prunes it); its files are deleted in the background
-    with _open(repo) as handle:
-        _git(handle, "worktree", "prune")
+    _git(repo, "worktree", "prune")
 
 
 def blob_ids(repo: Path, rev: str) -> dict[str, str]:
     """Path -> blob sha of every regular file tracked at ``rev`` (no symlinks, no submodules)."""
-    with _open(repo) as handle:
-        out = _git(handle, "ls-tree", "-r", "-z", rev, strip_newline_in_stdout=False)
+    out = _git(repo, "ls-tree", "-r", "-z", rev)
     blobs = {}
     for entry in out.split("\0"):
         meta, _, path = entry.partition("\t")
@@ -163,7 +146,12 @@ def _slots_root() -> Path | None:
 
 
 def _try_lock(path: Path) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        why = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        problem = f"cannot lock the worktree slot {path} ({why})"
+        raise SlotError(f"{problem}: Guardrail did not leave it so; remove it") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         # The holder before us deletes the file before unlocking; a lock on a deleted file is no lock.
@@ -173,6 +161,20 @@ def _try_lock(path: Path) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def _clear(repo: Path, slot: Path) -> None:
+    """Remove what a killed run left in ``slot``, never following a link; anything else there is a SlotError."""
+    try:
+        info = slot.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():  # a killed run's worktree: its registration goes too
+        proc.remove_tree(slot)
+        _git(repo, "worktree", "prune")
+        return
+    kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a folder of ours"
+    raise SlotError(f"the worktree slot {slot} is {kind}: Guardrail did not leave it so; remove it and try again")
 
 
 @contextmanager
@@ -188,11 +190,12 @@ def _slot(repo: Path) -> Iterator[Path]:
                 continue
             try:
                 slot = root / f"{key}-{number}"
-                if slot.exists():  # left behind by a run that was killed: its registration goes too
-                    proc.remove_tree(slot)
-                    with _open(repo) as handle:
-                        _git(handle, "worktree", "prune")
-                slot.mkdir()
+                _clear(repo, slot)
+                try:
+                    slot.mkdir(mode=0o700)
+                except OSError as exc:
+                    problem = f"cannot make the worktree slot {slot}: {exc.strerror}"
+                    raise SlotError(f"{problem}; remove what is there") from exc
                 yield slot
             finally:
                 (root / f"{key}-{number}.lock").unlink(missing_ok=True)  # while still holding it: see _try_lock
@@ -212,8 +215,7 @@ def worktree(repo: Path, rev: str) -> Iterator[Path]:
     with _slot(repo) as parent:
         path = parent / (repo.resolve().name or "worktree")
         try:
-            with _open(repo) as handle:
-                _git(handle, "worktree", "add", "--detach", "--quiet", str(path), f"{sha}^{{commit}}")
+            _git(repo, "worktree", "add", "--detach", "--quiet", str(path), f"{sha}^{{commit}}")
             yield path
         finally:
             _remove(repo, parent)

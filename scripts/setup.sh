@@ -19,6 +19,18 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# The jail PR code runs in (checks/jail.py) is bubblewrap; prlimit (util-linux) sets its limits.
+if ! command -v bwrap >/dev/null 2>&1; then
+  echo "setup: installing bubblewrap (the jail the gates run PR code in)..." >&2
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+  else
+    echo "setup: bubblewrap is missing; install it (apt-get install bubblewrap) and run this again" >&2
+    exit 2
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi

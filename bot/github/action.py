@@ -42,6 +42,7 @@ from bot.reporters.github_summary import SummaryReporter
 from bot.reporters.suggestions import plan_review
 from bot.reporters.workflow import FORK_NOTE, READ_ONLY_NOTE, WorkflowReporter, append_step_summary
 from bot.types import ModelSpec, Outcome, PullInfo, PullRequest, Purpose
+from checks.engine import run_gates
 
 WRITERS = ("admin", "maintain", "write")
 PortFactory = Callable[[ActionSettings], GitHubPort]
@@ -342,8 +343,26 @@ def _post_saved(settings: ActionSettings, port: GitHubPort, path: Path, stdout: 
             where=f"{path} (--post-outcome)",
         )
     note = "Computed by this PR's pull_request run and posted by the workflow_run half of the fork-safe pair."
-    outcome = replace(outcome, notes=(*outcome.notes, note))
+    outcome = _regate(settings, pull, replace(outcome, notes=(*outcome.notes, note)))
     return _finish(settings, report(settings, port, pull, outcome, post=True, stdout=stdout))
+
+
+def _regate(settings: ActionSettings, pull: PullInfo, outcome: Outcome) -> Outcome:
+    """Run the gates again, here, in the jail, on the artifact's patch: the pull_request run that made the artifact
+    is the fork author's to rewrite, so its verdict is never posted as verified unchecked. A patch the gates reject
+    here is not posted at all."""
+    if outcome.suggestion is None or not outcome.suggestion.patch.strip():
+        return outcome
+    repo = settings.workspace.resolve()
+    action_git.ensure_commits(repo, pull, settings.token)
+    explicit = settings.config_path != REPO_CONFIG_PATH
+    text = action_git.repo_config_text_at_base(repo, pull.base_sha, settings.config_path, explicit)
+    repo_config, _ = load_repo_config_with_lines(text, f"{pull.base_sha[:12]}:{settings.config_path}")
+    verdict = run_gates(repo, pull.base_sha, pull.head_sha, outcome.suggestion.patch, repo_config.gates.settings())
+    if verdict.accepted:
+        return replace(outcome, notes=(*outcome.notes, "The gates were run again by the posting half, in its jail."))
+    why = f"the gates, run again by the posting half in its jail, rejected the artifact's patch ({verdict.reason})"
+    return replace(outcome, suggestion=None, posted=False, winner=None, notes=(*outcome.notes, f"Not posted: {why}."))
 
 
 def _workflow_run_head(settings: ActionSettings) -> str | None:

@@ -1,18 +1,20 @@
-"""checks.proc: timeouts, process-group kill, scrubbed environment, network isolation."""
+"""checks.proc: timeouts, process-group kill, allowlisted environment, network isolation (all through the jail)."""
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import textwrap
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from checks import proc
-from tests.repos import alive
+from tests.repos import GitRepo, alive
 
 
 def test_output_and_exit_status(tmp_path: Path) -> None:
@@ -58,12 +60,28 @@ def test_leftover_children_are_killed_after_a_normal_exit(tmp_path: Path) -> Non
     assert alive(marker) == []
 
 
-def test_secrets_are_scrubbed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("GITHUB_TOKEN", "OPENAI_API_KEY", "AWS_ACCESS_KEY_ID", "DB_PASSWORD", "MY_SECRET", "COMPANY_X"):
+def test_pr_code_gets_an_allowlisted_environment_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = ("GITHUB_TOKEN", "OPENAI_API_KEY", "DATABASE_URL", "MYSQL_PWD", "DEPLOY_PAT", "SLACK_HOOK", "GITHUB_ENV")
+    for name in names:
+        monkeypatch.setenv(name, "s3cr3t")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.setenv("NAMED_BY_CONFIG", "visible")
+    code = "import os, json; print(json.dumps(dict(os.environ)))"
+    result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30, pass_env=("NAMED_BY_CONFIG",))
+    assert "s3cr3t" not in result.stdout
+    seen = json.loads(result.stdout)
+    assert seen["NAMED_BY_CONFIG"] == "visible" and seen["LANG"] == "C.UTF-8"
+    assert seen["HOME"] == "/home/guardrail" and seen["TMPDIR"] == "/tmp"
+
+
+def test_our_own_tools_get_the_environment_scrubbed_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GITHUB_TOKEN", "OPENAI_API_KEY", "DB_PASSWORD", "MY_SECRET", "COMPANY_X", "DEPLOY_PAT"):
         monkeypatch.setenv(name, "s3cr3t")
     monkeypatch.setenv("HARMLESS", "visible")
     code = "import os, json; print(json.dumps(dict(os.environ)))"
-    result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30, scrub=["COMPANY_*"])
+    result = proc.run(
+        [sys.executable, "-c", code], cwd=tmp_path, timeout=30, scrub=["COMPANY_*"], isolate_network=False
+    )
     assert "s3cr3t" not in result.stdout
     assert '"HARMLESS": "visible"' in result.stdout
 
@@ -79,7 +97,6 @@ def test_missing_program_is_a_gate_error(tmp_path: Path) -> None:
         proc.run(["no-such-program-xyz"], cwd=tmp_path, timeout=5, isolate_network=False)
 
 
-@pytest.mark.skipif(not proc.isolation_prefix(), reason="this OS does not allow network namespaces here")
 def test_network_is_isolated_but_loopback_works(tmp_path: Path) -> None:
     code = textwrap.dedent(
         """
@@ -98,11 +115,17 @@ def test_network_is_isolated_but_loopback_works(tmp_path: Path) -> None:
 
 
 def test_pr_code_gets_its_own_temporary_directory(tmp_path: Path) -> None:
+    name = f"mine-{uuid.uuid4().hex}"
+    Path(tempfile.gettempdir(), name).write_text("the host's")
+    try:
+        code = f"import os, tempfile; print(os.path.exists('/tmp/{name}')); open('/tmp/{name}', 'w').close()"
+        first = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30)
+        second = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30)
+        assert first.stdout == second.stdout == "False\n", first.stderr  # never another run's (or the host's) files
+        assert Path(tempfile.gettempdir(), name).read_text() == "the host's"
+    finally:
+        Path(tempfile.gettempdir(), name).unlink()
     code = "import tempfile; print(tempfile.gettempdir())"
-    first = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30).stdout.strip()
-    second = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30).stdout.strip()
-    assert first != second  # the baseline and the patched run never share temporary files
-    assert not Path(first).exists()  # removed afterwards
     ours = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30, isolate_network=False).stdout.strip()
     assert ours == tempfile.gettempdir()
 
@@ -120,3 +143,15 @@ def test_a_discarded_tree_is_gone_from_its_path_at_once_and_deleted_in_the_backg
     assert not tree.exists()  # the path is free for the next run right away
     proc._finish_discarding()  # what happens at exit
     assert list(tmp_path.iterdir()) == []  # and nothing is left behind
+
+
+def test_a_git_folder_where_pr_code_runs_is_an_empty_read_only_folder(make_repo: Callable[..., GitRepo]) -> None:
+    repo = make_repo()
+    code = (
+        "import os\nprint(os.listdir('.git'))\n"
+        "try:\n    open('.git/hooks/post-checkout', 'w')\nexcept OSError as exc:\n    print(type(exc).__name__)\n"
+    )
+    result = proc.run([sys.executable, "-c", code], cwd=repo.path, timeout=30)
+    assert result.stdout == "[]\nFileNotFoundError\n", result
+    assert not (repo.path / ".git" / "hooks" / "post-checkout").exists()
+    assert (repo.path / ".git" / "HEAD").exists()  # the real one is untouched

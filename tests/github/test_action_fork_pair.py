@@ -69,6 +69,7 @@ def test_the_pair_posts_the_outcome_computed_under_the_read_only_token(
     assert review["commit_id"] == world.head and "range(1, n + 1)" in review["comments"][0]["body"]
     [summary] = world.fake.issue_comments(REPO, NUMBER)
     assert "posted by the workflow_run half" in summary["body"]
+    assert "gates were run again by the posting half" in summary["body"]
     assert [c["head_sha"] for c in world.fake.check_runs(REPO)] == [world.head]
 
 
@@ -96,3 +97,32 @@ def test_a_tampered_or_stale_artifact_is_refused(
     )
     assert "key 'purpose'" in capsys.readouterr().err
     assert world.writes() == []
+
+
+FORGED = """diff --git a/conftest.py b/conftest.py
+new file mode 100644
+--- /dev/null
++++ b/conftest.py
+@@ -0,0 +1 @@
++collect_ignore_glob = ["*"]
+"""
+
+
+@pytest.mark.slow
+def test_a_forged_outcome_is_gated_again_and_not_posted_as_verified(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The fork's run is the fork author's: its artifact claims "accepted" for a patch that edits a protected path.
+    artifact = _compute(world, monkeypatch)
+    data = json.loads(artifact.read_text())
+    data["suggestion"]["patch"] = FORGED
+    artifact.write_text(json.dumps(data))
+    world.output.unlink()
+
+    code = _action(monkeypatch, world.env() | _workflow_run_event(world, world.head), "--post-outcome", str(artifact))
+
+    assert code in (0, 1), capsys.readouterr().err
+    assert read_outputs(world.output)["posted"] == "false"
+    assert world.fake.reviews(REPO, NUMBER) == []
+    [summary] = world.fake.issue_comments(REPO, NUMBER)
+    assert "run again by the posting half" in summary["body"] and "collect_ignore_glob" not in summary["body"]

@@ -118,8 +118,9 @@ def test_action_yml_steps_post_the_review_and_set_the_outputs(world: World, tmp_
 
     outputs, steps = run_composite(action, inputs, github, _job_env(world, runner_temp))
 
-    assert [p.returncode for p in steps] == [0, 0], steps[-1].stderr
-    assert "Using the preinstalled" in steps[0].stdout
+    assert [p.returncode for p in steps] == [0, 0, 0], steps[-1].stderr
+    assert "jail ready" in steps[0].stdout  # the jail is installed and probed before anything else
+    assert "Using the preinstalled" in steps[1].stdout
     assert outputs == {"verdict": "accepted", "posted": "true", "model": "coder-local"}
     [review] = world.fake.reviews(REPO, NUMBER)
     assert "```suggestion\n    for i in range(1, n + 1):\n```" in review["comments"][0]["body"]
@@ -147,7 +148,7 @@ def test_action_yml_declares_the_documented_inputs_and_outputs() -> None:
     assert action["runs"]["using"] == "composite"
     assert {"github-token", "purpose", "config", "admin-policy", "fail-on"} <= set(action["inputs"])
     assert set(action["outputs"]) == {"verdict", "posted", "model"}
-    install = action["runs"]["steps"][0]["run"]
+    install = action["runs"]["steps"][1]["run"]
     assert 'pip install --quiet --disable-pip-version-check "$GUARDRAIL_ACTION_PATH"' in install
     assert "[local]" not in install
     for step in action["runs"]["steps"]:  # inputs go through env:, never pasted into a script
