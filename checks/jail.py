@@ -25,9 +25,11 @@ import contextlib
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -201,10 +203,23 @@ class PidsCgroup:
             return []
         return ["/bin/sh", "-c", f'echo $$ > "{self.path}/cgroup.procs" || exit 125; exec "$@"', "sh"]
 
-    def remove(self) -> None:
-        if self.path is not None:
-            with contextlib.suppress(OSError):
+    def remove(self, wait: float = 5.0) -> None:
+        """Kill anything still in the cgroup (a jail being torn down after a kill) and remove it once empty."""
+        if self.path is None:
+            return
+        deadline = time.monotonic() + wait
+        while True:
+            try:
                 self.path.rmdir()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    return
+            with contextlib.suppress(OSError, ValueError):
+                for pid in (self.path / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(int(pid), signal.SIGKILL)
+            time.sleep(0.01)
 
 
 def _pids_parents() -> list[Path]:
