@@ -46,8 +46,12 @@ def run(
     audit: AuditLog | None = None,
     progress: Progress = _quiet,
     cache_dir: Path | None = None,
+    gate_feedback: bool = False,
 ) -> Outcome:
-    """Review (or patch) one pull request with the resolution's candidates; returns the Outcome and records it."""
+    """Review (or patch) one pull request with the resolution's candidates; returns the Outcome and records it.
+
+    ``gate_feedback``: re-ask a candidate once with the gates' findings when they reject its first suggestion
+    (see bot.router)."""
     started_at = datetime.now(UTC)
     pr = resolve_revisions(pr)
     diff = worktree.diff(pr.repo, pr.base_sha, pr.head_sha)
@@ -69,6 +73,7 @@ def run(
             progress=progress,
             cache_dir=cache_dir,
             post_without_fix=resolution.post_without_fix,
+            gate_feedback=gate_feedback,
         )
         winner = _walk(job, resolution, model_factory, attempts, notes)
     if not resolution.candidates:

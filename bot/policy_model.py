@@ -73,6 +73,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Price(_Strict):
+    """What a model costs, in US dollars per million tokens (the provider's published price list)."""
+
+    input: float = Field(ge=0, description="US dollars per million prompt (input) tokens.")
+    output: float = Field(ge=0, description="US dollars per million completion (output) tokens.")
+
+
 class ModelEntry(_Strict):
     """One model: how to reach it, and where the code goes when it is asked (the admin decides ``location``)."""
 
@@ -120,6 +127,12 @@ class ModelEntry(_Strict):
         None,
         description="Chat template name, for backends that take raw prompts (llamacpp).",
         json_schema_extra={"enum": [*sorted(TEMPLATES), None]},
+    )
+
+    price: Price | None = Field(
+        None,
+        description="Cost per million tokens, for `guardrail bakeoff`'s cost column. Absent: 0 for a local model, "
+        "unknown for a cloud one.",
     )
 
     @field_validator("url")

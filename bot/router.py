@@ -9,6 +9,10 @@ would hit them too.
 A review whose comments carry no code change has nothing for the gates to break: it is accepted with one
 ``skipped`` gate saying so, as long as it has at least one comment on the PR's changed lines. A review with no
 comments at all, and a patch with no change, are parse failures (re-asked once with that reason).
+
+With ``Job.gate_feedback`` (the bakeoff turns it on; pull requests do not yet), a first suggestion the gates reject
+is re-asked once with the gates' reason, and the new suggestion is gated in its place. An attempt never has more
+than one re-ask: a reply re-asked for a parse failure is not re-asked again for the gates.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class Job:
     progress: Progress
     cache_dir: Path | None = None
     post_without_fix: bool = False  # admin policy: post even when the head's failing tests all still fail
+    gate_feedback: bool = False  # re-ask once with the gates' findings when the first suggestion is rejected
 
 
 @dataclass
@@ -138,18 +143,28 @@ def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> Tried:
             return done("rejected", f"parse: {exc} (after one retry)")
         except ModelError as exc:
             return done("error", f"error: {type(exc).__name__}: {exc}")
+        suggestion = parsed.suggestion
+        if not suggestion.patch.strip():
+            skipped = GateResult(
+                NO_CODE_GATE, "skipped", "the review's comments carry no code change: nothing to check"
+            )
+            return done("accepted", None, gates=(skipped,), suggestion=suggestion, parsed=parsed)
+        job.progress(f"{spec.name}: running the gates on its patch")
+        try:
+            verdict = _run_gates(job, suggestion)
+            if verdict.verdict == "reject" and job.gate_feedback and len(tally.replies) == 1:
+                feedback = _feedback(model, spec, job, tally, verdict)
+                if isinstance(feedback, str):
+                    return done("rejected", feedback, gates=verdict.gates, suggestion=suggestion)
+                parsed, suggestion = feedback, feedback.suggestion
+                verdict = _run_gates(job, suggestion)
+        except GateError as exc:
+            return done("error", f"error: GateError: {exc}", suggestion=suggestion)
+        except ModelError as exc:
+            return done("error", f"error: {type(exc).__name__}: {exc}", suggestion=suggestion)
     finally:
         model.close()
 
-    suggestion = parsed.suggestion
-    if not suggestion.patch.strip():
-        skipped = GateResult(NO_CODE_GATE, "skipped", "the review's comments carry no code change: nothing to check")
-        return done("accepted", None, gates=(skipped,), suggestion=suggestion, parsed=parsed)
-    job.progress(f"{spec.name}: running the gates on its patch")
-    try:
-        verdict = _run_gates(job, suggestion)
-    except GateError as exc:
-        return done("error", f"error: GateError: {exc}", suggestion=suggestion)
     if verdict.accepted:
         if not job.post_without_fix and (why := fixes_nothing(verdict, job.purpose)):
             return done("rejected", why, gates=verdict.gates, suggestion=suggestion)
@@ -177,6 +192,16 @@ def fixes_nothing(verdict: Verdict, purpose: Purpose) -> str | None:
         f"fixes none of the {len(still)} test(s) failing at the head ({names}{more} still fail): not posted as a fix "
         f"(the admin policy's purposes.{purpose}.post_without_fix allows that)"
     )
+def _feedback(model: ChatModel, spec: ModelSpec, job: Job, tally: _Tally, verdict: Verdict) -> ParseResult | str:
+    """The gate-feedback re-ask: the model sees why the gates rejected its suggestion and answers once more. The new
+    parse, or the reason the attempt is lost (a reply that cannot be parsed, or that changes nothing)."""
+    reason = gate_reason(verdict)
+    job.progress(f"{spec.name}: rejected ({reason}); asking once more with the gates' findings")
+    reply = _complete(model, spec, _messages(model, spec, job, tally, reason, tally.replies[-1]), tally)
+    try:
+        return _parse(job, reply)
+    except ReplyParseError as exc:
+        return f"{reason}; after the gates' feedback: parse: {exc}"
 
 
 def _run_gates(job: Job, suggestion: Suggestion) -> Verdict:
@@ -184,33 +209,39 @@ def _run_gates(job: Job, suggestion: Suggestion) -> Verdict:
     return job.gates(pr.repo, pr.base_sha, pr.head_sha, suggestion.patch, job.gate_settings, cache_dir=job.cache_dir)
 
 
+def _messages(
+    model: ChatModel,
+    spec: ModelSpec,
+    job: Job,
+    tally: _Tally,
+    retry_reason: str | None = None,
+    previous_reply: str | None = None,
+) -> tuple[ChatMessage, ...]:
+    pr = job.pr
+    build = build_messages(
+        job.purpose,
+        pr_title=pr.title,
+        pr_body=pr.body,
+        diff=job.diff,
+        files=job.files,
+        budget_tokens=budget(model, spec.max_output_tokens),
+        count_tokens=model.count_tokens,
+        retry_reason=retry_reason,
+        previous_reply=previous_reply,
+    )
+    tally.cut = build.cut
+    return tuple(build.messages)
+
+
 def _ask(model: ChatModel, spec: ModelSpec, job: Job, tally: _Tally) -> ParseResult:
     """The parsed suggestion, re-asking once with the parser's reason. Raises ContextOverflow, ModelError,
     _ParseFailed."""
-    pr = job.pr
-    available = budget(model, spec.max_output_tokens)
-
-    def messages(retry_reason: str | None = None, previous_reply: str | None = None) -> tuple[ChatMessage, ...]:
-        build = build_messages(
-            job.purpose,
-            pr_title=pr.title,
-            pr_body=pr.body,
-            diff=job.diff,
-            files=job.files,
-            budget_tokens=available,
-            count_tokens=model.count_tokens,
-            retry_reason=retry_reason,
-            previous_reply=previous_reply,
-        )
-        tally.cut = build.cut
-        return tuple(build.messages)
-
-    reply = _complete(model, spec, messages(), tally)
+    reply = _complete(model, spec, _messages(model, spec, job, tally), tally)
     try:
         return _parse(job, reply)
     except ReplyParseError as first:
         job.progress(f"{spec.name}: reply not usable ({first}); asking once more")
-        reply = _complete(model, spec, messages(str(first), reply.text), tally)
+        reply = _complete(model, spec, _messages(model, spec, job, tally, str(first), reply.text), tally)
         try:
             return _parse(job, reply)
         except ReplyParseError as second:
