@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "action": "bot.commands.action",
     "serve": "bot.commands.serve",
     "worker": "bot.commands.worker",
+    "bakeoff": "bot.commands.bakeoff",
 }
 
 

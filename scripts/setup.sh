@@ -50,7 +50,7 @@ fi
 # llama-cpp-python builds from source. A native build crashes in ggml's AMX kernel on some x86 machines
 # (segfault in ggml_backend_amx_mul_mat), so build a portable AVX2 library instead.
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF}"
-extras="${GUARDRAIL_EXTRAS:-dev,local,app}"
+extras="${GUARDRAIL_EXTRAS:-dev,local,app,bakeoff}"
 if ! .venv/bin/python -c 'import llama_cpp' 2>/dev/null && [[ "$extras" == *local* ]]; then
   echo "setup: building llama-cpp-python from source (5 to 10 minutes on 2 cores)..." >&2
 fi
