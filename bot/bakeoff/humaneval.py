@@ -33,7 +33,9 @@ def parse_count(spec: str) -> int | None:
         return None
     match = _COUNT.match(spec)
     if not match or int(match.group(1)) < 1:
-        raise ConfigError(f"cannot read {spec!r}; write humaneval, humaneval:N or humaneval[:N] with N >= 1", key="--tasks")
+        raise ConfigError(
+            f"cannot read {spec!r}; write humaneval, humaneval:N or humaneval[:N] with N >= 1", key="--tasks"
+        )
     return int(match.group(1))
 
 

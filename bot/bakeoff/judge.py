@@ -73,9 +73,7 @@ def patch_size(patch: str) -> tuple[int, int]:
 class Judge:
     """Judges the replies of one task run; ``read_file``/``pr_diff`` re-parse a review reply for its comments."""
 
-    def __init__(
-        self, task: Task, hidden: HiddenCheck, read_file: Callable[[str], str | None], pr_diff: str
-    ) -> None:
+    def __init__(self, task: Task, hidden: HiddenCheck, read_file: Callable[[str], str | None], pr_diff: str) -> None:
         self.task, self.hidden, self.read_file, self.pr_diff = task, hidden, read_file, pr_diff
         self.last_hidden = ""
 

@@ -45,24 +45,65 @@ def tables(results: Results, comparisons: Sequence[Comparison] | None = None) ->
     out = [
         Table(
             "Models",
-            ("model", "runtime", "location", "model id", "version", "quantization", "template", "price in/out per Mtok"),
+            (
+                "model",
+                "runtime",
+                "location",
+                "model id",
+                "version",
+                "quantization",
+                "template",
+                "price in/out per Mtok",
+            ),
             tuple(
-                (m.name, m.runtime, m.location, m.model, m.version, m.quantization, m.template,
-                 "unknown" if m.price_input is None else f"${m.price_input:g} / ${m.price_output:g}")
+                (
+                    m.name,
+                    m.runtime,
+                    m.location,
+                    m.model,
+                    m.version,
+                    m.quantization,
+                    m.template,
+                    "unknown" if m.price_input is None else f"${m.price_input:g} / ${m.price_output:g}",
+                )
                 for m in results.models
-            ),  # fmt: skip
+            ),
         ),
         Table(
             "Results through the pull-request path",
-            ("model", "runs", "pass, first try", "pass after re-ask", "well-formed replies", "truncated replies",
-             "context exhausted", "latency p50 (s)", "latency p95 (s)", "tokens/s", "tokens in", "tokens out",
-             "cost"),
+            (
+                "model",
+                "runs",
+                "pass, first try",
+                "pass after re-ask",
+                "well-formed replies",
+                "truncated replies",
+                "context exhausted",
+                "latency p50 (s)",
+                "latency p95 (s)",
+                "tokens/s",
+                "tokens in",
+                "tokens out",
+                "cost",
+            ),
             tuple(
-                (s.model, str(s.runs), pct(s.first_pass), pct(s.final_pass), pct(s.well_formed), str(s.truncated),
-                 str(s.context_exhausted), num(s.latency_p50), num(s.latency_p95), num(s.tokens_per_second, 1),
-                 str(s.prompt_tokens), str(s.completion_tokens), money(s.cost_usd))
+                (
+                    s.model,
+                    str(s.runs),
+                    pct(s.first_pass),
+                    pct(s.final_pass),
+                    pct(s.well_formed),
+                    str(s.truncated),
+                    str(s.context_exhausted),
+                    num(s.latency_p50),
+                    num(s.latency_p95),
+                    num(s.tokens_per_second, 1),
+                    str(s.prompt_tokens),
+                    str(s.completion_tokens),
+                    money(s.cost_usd),
+                )
                 for s in stats
-            ),  # fmt: skip
+            ),
             "A pass is a suggestion the gates accepted that also passes every hidden check (FAIL_TO_PASS and "
             "PASS_TO_PASS); for a review task, it must also comment on the seeded bug's line.",
         ),
@@ -79,13 +120,25 @@ def tables(results: Results, comparisons: Sequence[Comparison] | None = None) ->
     out.append(
         Table(
             "Review effort",
-            ("model", "lines changed per task", "files changed per task", "comments per task", "review tasks",
-             "comment on the bug's line"),
+            (
+                "model",
+                "lines changed per task",
+                "files changed per task",
+                "comments per task",
+                "review tasks",
+                "comment on the bug's line",
+            ),
             tuple(
-                (s.model, num(s.lines_per_task, 1), num(s.files_per_task, 2), num(s.comments_per_task, 2),
-                 str(s.review_tasks), pct(s.review_landed))
+                (
+                    s.model,
+                    num(s.lines_per_task, 1),
+                    num(s.files_per_task, 2),
+                    num(s.comments_per_task, 2),
+                    str(s.review_tasks),
+                    pct(s.review_landed),
+                )
                 for s in stats
-            ),  # fmt: skip
+            ),
         )
     )
     if results.raw:
@@ -99,14 +152,27 @@ def tables(results: Results, comparisons: Sequence[Comparison] | None = None) ->
 def _loss_table(stats: Sequence[ModelStats]) -> Table:
     return Table(
         "Harness loss (--raw)",
-        ("model", "raw runs", "raw pass", "full path pass (same runs)", "harness loss", "lost at stage",
-         "full path passed, raw failed"),
+        (
+            "model",
+            "raw runs",
+            "raw pass",
+            "full path pass (same runs)",
+            "harness loss",
+            "lost at stage",
+            "full path passed, raw failed",
+        ),
         tuple(
-            (s.model, str(s.raw_runs), pct(s.raw_pass), pct(s.full_pass_on_raw_tasks),
-             "n/a" if s.harness_loss is None else f"{100 * s.harness_loss:+.1f} points",
-             ", ".join(f"{k}: {v}" for k, v in s.loss_by_stage.items()) or "none", str(s.gain))
+            (
+                s.model,
+                str(s.raw_runs),
+                pct(s.raw_pass),
+                pct(s.full_pass_on_raw_tasks),
+                "n/a" if s.harness_loss is None else f"{100 * s.harness_loss:+.1f} points",
+                ", ".join(f"{k}: {v}" for k, v in s.loss_by_stage.items()) or "none",
+                str(s.gain),
+            )
             for s in stats
-        ),  # fmt: skip
+        ),
         "Raw: the same model asked the plain problem directly, its answer run against the same hidden checks. "
         "The loss is the raw pass rate minus the full path's pass rate; 'lost at stage' counts the runs that "
         "passed raw but failed through Guardrail, by the stage where they failed.",
@@ -118,9 +184,16 @@ def _task_table(results: Results) -> Table:
     for run in results.runs:
         raw = "" if run.raw is None else ("pass" if run.raw.passed else run.raw.stage or "fail")
         rows.append(
-            (run.task, run.kind, run.model, str(run.repeat), "pass" if run.first.passed else run.first.stage or "fail",
-             "pass" if run.final.passed else run.final.stage or "fail", raw)
-        )  # fmt: skip
+            (
+                run.task,
+                run.kind,
+                run.model,
+                str(run.repeat),
+                "pass" if run.first.passed else run.first.stage or "fail",
+                "pass" if run.final.passed else run.final.stage or "fail",
+                raw,
+            )
+        )
     return Table("Per task", ("task", "kind", "model", "repeat", "first try", "after re-ask", "raw"), tuple(rows))
 
 
@@ -132,10 +205,17 @@ def _comparison_table(comparisons: Sequence[Comparison]) -> Table:
         "Compared with the baseline",
         ("model", "metric", "baseline", "now", "pairs", "test", "verdict"),
         tuple(
-            (c.model, c.metric, show(c, c.before), show(c, c.after), str(c.pairs), c.test,
-             "REGRESSION" if c.regression else ("improved" if c.significant else "within noise"))
+            (
+                c.model,
+                c.metric,
+                show(c, c.before),
+                show(c, c.after),
+                str(c.pairs),
+                c.test,
+                "REGRESSION" if c.regression else ("improved" if c.significant else "within noise"),
+            )
             for c in comparisons
-        ),  # fmt: skip
+        ),
         "Flagged only where the stated test says the change exceeds run-to-run noise (p < 0.05 for pass/fail, a "
         "95% bootstrap interval excluding 0 and the minimum effect for the rest).",
     )
@@ -169,8 +249,19 @@ def markdown(results: Results, comparisons: Sequence[Comparison] | None = None) 
 
 # --- HTML ---------------------------------------------------------------------------------------------------------
 
-_COLORS = ("#2f6db3", "#e08a1e", "#4f9a3f", "#b23b3b", "#7a4fa3", "#8c6d31", "#3b8c8c", "#c45ea8", "#666666",
-           "#9fb83a", "#d9534f")  # fmt: skip
+_COLORS = (
+    "#2f6db3",
+    "#e08a1e",
+    "#4f9a3f",
+    "#b23b3b",
+    "#7a4fa3",
+    "#8c6d31",
+    "#3b8c8c",
+    "#c45ea8",
+    "#666666",
+    "#9fb83a",
+    "#d9534f",
+)
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222}"
     "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;"
@@ -183,8 +274,10 @@ def pass_chart(stats: Sequence[ModelStats]) -> str:
     series = [("first try", "first_pass"), ("after re-ask", "final_pass"), ("raw", "raw_pass")]
     bar, gap, label_w, width = 14, 10, 160, 420
     height = len(stats) * (3 * bar + gap) + 30
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + width + 80}" height="{height}" '
-             'role="img" aria-label="pass rates per model">']  # fmt: skip
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + width + 80}" height="{height}" '
+        'role="img" aria-label="pass rates per model">'
+    ]
     y = 0
     for s in stats:
         parts.append(f'<text x="0" y="{y + bar * 1.8}" font-size="12">{html.escape(s.model)}</text>')
@@ -199,8 +292,10 @@ def pass_chart(stats: Sequence[ModelStats]) -> str:
         y += 3 * bar + gap
     for index, (name, _) in enumerate(series):
         x = label_w + index * 110
-        parts.append(f'<rect x="{x}" y="{y + 6}" width="10" height="10" fill="{_COLORS[index]}"/>'
-                     f'<text x="{x + 14}" y="{y + 15}" font-size="11">{name}</text>')  # fmt: skip
+        parts.append(
+            f'<rect x="{x}" y="{y + 6}" width="10" height="10" fill="{_COLORS[index]}"/>'
+            f'<text x="{x + 14}" y="{y + 15}" font-size="11">{name}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -210,8 +305,10 @@ def stage_chart(stats: Sequence[ModelStats]) -> str:
     stages = ["pass", *_stages(stats, "final_failures")]
     bar, label_w, width = 18, 160, 420
     height = len(stats) * (bar + 8) + 40
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + width + 20}" height="{height}" '
-             'role="img" aria-label="outcomes by stage per model">']  # fmt: skip
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + width + 20}" height="{height}" '
+        'role="img" aria-label="outcomes by stage per model">'
+    ]
     for row, s in enumerate(stats):
         y = row * (bar + 8)
         parts.append(f'<text x="0" y="{y + 13}" font-size="12">{html.escape(s.model)}</text>')
@@ -220,15 +317,19 @@ def stage_chart(stats: Sequence[ModelStats]) -> str:
             count = round(s.final_pass * s.runs) if stage == "pass" else s.final_failures.get(stage, 0)
             w = width * count / s.runs if s.runs else 0
             if w:
-                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{_COLORS[index % 11]}">'
-                             f"<title>{html.escape(s.model)} {stage}: {count}</title></rect>")  # fmt: skip
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{_COLORS[index % 11]}">'
+                    f"<title>{html.escape(s.model)} {stage}: {count}</title></rect>"
+                )
             x += w
     y = len(stats) * (bar + 8) + 4
     for index, stage in enumerate(stages):
         x = label_w + (index % 6) * 75
         yy = y + (index // 6) * 16
-        parts.append(f'<rect x="{x}" y="{yy}" width="10" height="10" fill="{_COLORS[index % 11]}"/>'
-                     f'<text x="{x + 14}" y="{yy + 9}" font-size="11">{stage}</text>')  # fmt: skip
+        parts.append(
+            f'<rect x="{x}" y="{yy}" width="10" height="10" fill="{_COLORS[index % 11]}"/>'
+            f'<text x="{x + 14}" y="{yy + 9}" font-size="11">{stage}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 

@@ -116,7 +116,9 @@ class Results:
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise ConfigError(f"not JSON ({exc}); give a results.json written by guardrail bakeoff", where=where) from exc
+            raise ConfigError(
+                f"not JSON ({exc}); give a results.json written by guardrail bakeoff", where=where
+            ) from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ConfigError(f"not a bakeoff results.json of format {FORMAT}", where=where)
         try:

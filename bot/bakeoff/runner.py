@@ -94,15 +94,20 @@ def _prepare(task: Task, root: Path) -> _Prepared:
 
 
 def _one(
-    prepared: _Prepared, spec: ModelSpec, repeat: int, factory: ModelFactory, gates: GateRunner, cache: Path,
+    prepared: _Prepared,
+    spec: ModelSpec,
+    repeat: int,
+    factory: ModelFactory,
+    gates: GateRunner,
+    cache: Path,
     with_raw: bool,
-) -> tuple[TaskRun, Completion | None]:  # fmt: skip
+) -> tuple[TaskRun, Completion | None]:
     task, pr = prepared.task, prepared.pr
     recorder = Recorder(gates)
     outcome = pipeline.run(
         pr,
-        task.purpose,  # type: ignore[arg-type]
-        resolution=Resolution(task.purpose, pr.repo_name, (spec,), cloud_allowed=True),  # type: ignore[arg-type]
+        task.purpose,
+        resolution=Resolution(task.purpose, pr.repo_name, (spec,), cloud_allowed=True),
         gate_settings=prepared.settings,
         model_factory=lambda s: recorder.model(factory(s)),
         gates=recorder.gates,
@@ -125,8 +130,9 @@ def _one(
         finally:
             model.close()
     attempt = outcome.attempts[0] if outcome.attempts else None
-    run = task_run(model=spec.name, task=task, repeat=repeat, events=recorder.events, attempt=attempt, judge=judge,
-                   raw=raw_run)  # fmt: skip
+    run = task_run(
+        model=spec.name, task=task, repeat=repeat, events=recorder.events, attempt=attempt, judge=judge, raw=raw_run
+    )
     replies = recorder.replies
     return run, (replies[0].completion if replies else None)
 

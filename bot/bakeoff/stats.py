@@ -129,7 +129,9 @@ def _by_stage(stages: object) -> dict[str, int]:
 
 def all_stats(results: Results) -> list[ModelStats]:
     infos = {m.name: m for m in results.models}
-    return [model_stats(m.name, [r for r in results.runs if r.model == m.name], infos.get(m.name)) for m in results.models]
+    return [
+        model_stats(m.name, [r for r in results.runs if r.model == m.name], infos.get(m.name)) for m in results.models
+    ]
 
 
 # --- comparison with a baseline -----------------------------------------------------------------------------------
@@ -140,7 +142,7 @@ def mcnemar_exact(b: int, c: int) -> float:
     n = b + c
     if n == 0:
         return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / (1 << n)
     return min(1.0, 2 * tail)
 
 

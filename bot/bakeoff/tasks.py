@@ -93,7 +93,9 @@ def load_task(directory: Path) -> Task:
     try:
         data = yaml.safe_load((directory / TASK_FILE).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read the task ({exc.strerror}); every task directory needs one", where=where) from exc
+        raise ConfigError(
+            f"cannot read the task ({exc.strerror}); every task directory needs one", where=where
+        ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", where=where) from exc
     if not isinstance(data, dict):
@@ -157,7 +159,7 @@ def load_task_dir(root: Path) -> list[Task]:
 
 def load_tasks(spec: str) -> list[Task]:
     """``humaneval`` / ``humaneval:N`` (the first N HumanEval problems) or a task-set directory."""
-    if spec == "humaneval" or spec.startswith("humaneval:") or spec.startswith("humaneval["):
+    if spec == "humaneval" or spec.startswith(("humaneval:", "humaneval[")):
         from bot.bakeoff import humaneval
 
         return humaneval.tasks(humaneval.parse_count(spec))

@@ -1,0 +1,3 @@
+def duration(slot):
+    start, end = slot
+    return end - start

@@ -1,0 +1,2 @@
+def maximum(values):
+    return max(values, default=0.0)

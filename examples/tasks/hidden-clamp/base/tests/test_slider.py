@@ -1,0 +1,5 @@
+from slider import STEP
+
+
+def test_step():
+    assert STEP == 5

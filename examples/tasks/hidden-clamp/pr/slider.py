@@ -1,0 +1,7 @@
+STEP = 5
+
+
+def clamp(value, low, high):
+    if value > high:
+        return high
+    return value

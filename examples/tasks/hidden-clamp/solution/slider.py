@@ -1,0 +1,9 @@
+STEP = 5
+
+
+def clamp(value, low, high):
+    if value > high:
+        return high
+    if value < low:
+        return low
+    return value

@@ -1,0 +1,5 @@
+from calendar_widget import MONTHS
+
+
+def test_months():
+    assert MONTHS == 12

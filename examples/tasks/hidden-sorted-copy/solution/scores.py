@@ -1,0 +1,6 @@
+def best(scores):
+    return max(scores)
+
+
+def top(scores, n):
+    return sorted(scores, reverse=True)[:n]

@@ -1,0 +1,2 @@
+def label(name):
+    return name.strip()

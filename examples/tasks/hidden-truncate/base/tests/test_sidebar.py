@@ -1,0 +1,5 @@
+from sidebar import label
+
+
+def test_label():
+    assert label(" x ") == "x"

@@ -1,0 +1,8 @@
+def label(name):
+    return name.strip()
+
+
+def shorten(text, width):
+    if len(text) <= width:
+        return text
+    return text[: width - 3] + "..."

@@ -1,0 +1,13 @@
+# -*- coding: utf-8 -*-
+"""Inventory helpers (ported from the 2009 tool)."""
+
+
+class Inventory(object):
+    def __init__(self, stock):
+        self.stock = stock
+
+    def names(self):
+        names = self.stock.keys()
+        names = list(names)
+        names.sort()
+        return names

@@ -1,0 +1,5 @@
+from inventory import Inventory
+
+
+def test_report():
+    assert Inventory({"bolt": 4}).report(["bolt", "nut"]) == "bolt: 4\nnut: 0"

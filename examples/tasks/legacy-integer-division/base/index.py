@@ -1,0 +1,4 @@
+def first(items):
+    if len(items) == 0:
+        return None
+    return items[0]

@@ -1,0 +1,5 @@
+from index import first
+
+
+def test_first():
+    assert first([4, 5]) == 4

@@ -1,0 +1,2 @@
+def full_name(contact):
+    return "%s %s" % (contact["first"], contact["last"])

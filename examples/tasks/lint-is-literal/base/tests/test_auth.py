@@ -1,0 +1,5 @@
+from auth import ROLES
+
+
+def test_roles():
+    assert "admin" in ROLES

@@ -1,0 +1,5 @@
+ROLES = ("admin", "user")
+
+
+def is_admin(role):
+    return role == "admin"

@@ -1,0 +1,2 @@
+def button(name):
+    return {"name": name}

@@ -1,0 +1,5 @@
+from tags import normalize
+
+
+def test_normalize():
+    assert normalize(" A ") == "a"

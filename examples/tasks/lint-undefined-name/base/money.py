@@ -1,0 +1,1 @@
+SYMBOLS = {"EUR": "€", "USD": "$"}

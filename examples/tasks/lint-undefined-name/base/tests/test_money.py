@@ -1,0 +1,5 @@
+from money import SYMBOLS
+
+
+def test_symbols():
+    assert SYMBOLS["USD"] == "$"

@@ -1,0 +1,8 @@
+SYMBOLS = {"EUR": "€", "USD": "$"}
+
+
+def fmt(amount, currency):
+    symbol = SYMBOLS.get(currency)
+    if symbol is None:
+        return f"{amount:.2f} {currency}"
+    return f"{symbol}{amount:.2f}"

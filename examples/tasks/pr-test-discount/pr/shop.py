@@ -1,0 +1,6 @@
+def total(prices):
+    return sum(prices)
+
+
+def discounted(price, percent):
+    return round(price * (1 + percent / 100), 2)

@@ -1,0 +1,5 @@
+from settings import clean
+
+
+def test_clean():
+    assert clean("  a ") == "a"

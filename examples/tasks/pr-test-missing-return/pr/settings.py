@@ -1,0 +1,10 @@
+def clean(line):
+    return line.strip()
+
+
+def parse_setting(line):
+    line = clean(line)
+    if "=" not in line:
+        return line, None
+    key, _, value = line.partition("=")
+    (key.strip(), value.strip())

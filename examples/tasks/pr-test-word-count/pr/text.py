@@ -1,0 +1,10 @@
+def words(text):
+    return text.split()
+
+
+def word_counts(text):
+    counts = {}
+    for word in words(text):
+        key = word.lower()
+        counts[key] = counts.get(word, 0) + 1
+    return counts

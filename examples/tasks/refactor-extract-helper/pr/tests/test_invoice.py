@@ -1,0 +1,5 @@
+from billing import invoice
+
+
+def test_invoice():
+    assert invoice(505) == "Due 5.05"

@@ -1,0 +1,2 @@
+def calc_tot(lines):
+    return sum(qty * price for qty, price in lines)

@@ -1,0 +1,5 @@
+from orders import describe
+
+
+def test_describe():
+    assert describe([(1, 2)]) == "1 lines, total 2"

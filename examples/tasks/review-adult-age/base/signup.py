@@ -1,0 +1,1 @@
+MIN_PASSWORD = 12

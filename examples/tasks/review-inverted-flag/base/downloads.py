@@ -1,0 +1,1 @@
+BASE = "https://example.invalid/d/"

@@ -1,0 +1,5 @@
+from downloads import BASE
+
+
+def test_base():
+    assert BASE.startswith("https://")
