@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bot.bakeoff.hidden import HiddenResult
 from bot.bakeoff.record import ErrorEvent, Event, GatesEvent, ReplyEvent
-from bot.bakeoff.results import RawRun, TaskRun, Try
+from bot.bakeoff.results import MAX_TEXT, RawRun, TaskRun, Try
 from bot.bakeoff.tasks import Task
 from bot.errors import ReplyParseError
 from bot.parse import parse_reply
@@ -165,4 +165,5 @@ def task_run(
         landed=final_landed,
         hidden=judge.last_hidden,
         raw=raw,
+        texts=tuple(r.completion.text[:MAX_TEXT] for r in replies),
     )

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from bot.bakeoff.hidden import HiddenResult
 from bot.bakeoff.judge import error_stage
-from bot.bakeoff.results import RawRun
+from bot.bakeoff.results import MAX_TEXT, RawRun
 from bot.bakeoff.tasks import Task
 from bot.errors import ModelError
 from bot.models.base import ChatModel
@@ -84,8 +84,9 @@ def run(task: Task, model: ChatModel, check: FilesCheck, clock: Callable[[], flo
     seconds = clock() - start
     code = extract(task, completion.text)
     tokens = (completion.prompt_tokens, completion.completion_tokens)
+    answer = completion.text[:MAX_TEXT]
     if code is None:
-        return RawRun(False, "parse", seconds, *tokens)
+        return RawRun(False, "parse", seconds, *tokens, answer=answer)
     result = check({task.raw_file: code})
     stage = None if result.passed else ("no effect" if result.no_effect else "hidden")
-    return RawRun(result.passed, stage, seconds, *tokens)
+    return RawRun(result.passed, stage, seconds, *tokens, answer=answer)

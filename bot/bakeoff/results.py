@@ -48,6 +48,10 @@ class RawRun:
     seconds: float
     prompt_tokens: int
     completion_tokens: int
+    answer: str = ""  # the model's answer (cut to MAX_TEXT characters)
+
+
+MAX_TEXT = 4000  # characters of a reply kept in results.json, for reading what went wrong
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class TaskRun:
     landed: bool | None  # review tasks: a comment on the seeded bug's line
     hidden: str  # what the hidden checks said about the final suggestion
     raw: RawRun | None = None
+    texts: tuple[str, ...] = ()  # the replies (each cut to MAX_TEXT characters)
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ def _results(data: dict[str, Any]) -> Results:
         raw = RawRun(**run["raw"]) if run.get("raw") else None
         fields = {**run, "first": Try(**run["first"]), "final": Try(**run["final"]), "raw": raw}
         fields["latencies"] = tuple(run["latencies"])
+        fields["texts"] = tuple(run.get("texts", ()))
         runs.append(TaskRun(**fields))
     return Results(
         tasks=data["tasks"],

@@ -101,9 +101,10 @@ def _one(
     gates: GateRunner,
     cache: Path,
     with_raw: bool,
+    clock: Callable[[], float],
 ) -> tuple[TaskRun, Completion | None]:
     task, pr = prepared.task, prepared.pr
-    recorder = Recorder(gates)
+    recorder = Recorder(gates, clock)
     outcome = pipeline.run(
         pr,
         task.purpose,
@@ -126,7 +127,7 @@ def _one(
     if with_raw:
         model = factory(spec)
         try:
-            raw_run = raw.run(task, model, lambda files: hidden.run(task, pr, files=files))
+            raw_run = raw.run(task, model, lambda files: hidden.run(task, pr, files=files), clock)
         finally:
             model.close()
     attempt = outcome.attempts[0] if outcome.attempts else None
@@ -151,7 +152,7 @@ def run_bakeoff(
     clock: Callable[[], float] = time.monotonic,
 ) -> Results:
     """Every model on every task ``repeat`` times; the task repositories and gate baselines live in a temporary
-    directory removed at the end."""
+    directory removed at the end. ``clock`` (seconds) times each reply and the whole run."""
     progress = progress or Progress()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     start = clock()
@@ -164,10 +165,9 @@ def run_bakeoff(
             for spec in specs:
                 for item in prepared:
                     for number in range(repeat):
-                        run, first = _one(item, spec, number, factory, gates, root / "cache", with_raw)
+                        run, first = _one(item, spec, number, factory, gates, root / "cache", with_raw, clock)
                         runs.append(run)
-                        firsts.setdefault(spec.name, first)
-                        if firsts[spec.name] is None:
+                        if firsts.get(spec.name) is None:
                             firsts[spec.name] = first
                         progress.advance(f"{spec.name} {item.task.id}")
         finally:
