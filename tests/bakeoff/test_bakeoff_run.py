@@ -169,7 +169,8 @@ for a review task, it must also comment on the seeded bug's line.
 
 ## Review effort
 
-| model | lines changed per task | files changed per task | comments per task | review tasks | comment on the bug's line |
+| model | lines changed per task | files changed per task | comments per task | review tasks \
+| comment on the bug's line |
 | --- | --- | --- | --- | --- | --- |
 | good | 3.0 | 1.00 | 0.17 | 1 | 100.0% |
 | bad | 0.8 | 0.50 | 0.17 | 1 | 0.0% |
@@ -180,7 +181,8 @@ Raw: the same model asked the plain problem directly, its answer run against the
 the raw pass rate minus the full path's pass rate; 'lost at stage' counts the runs that passed raw but failed \
 through Guardrail, by the stage where they failed.
 
-| model | raw runs | raw pass | full path pass (same runs) | harness loss | lost at stage | full path passed, raw failed |
+| model | raw runs | raw pass | full path pass (same runs) | harness loss | lost at stage \
+| full path passed, raw failed |
 | --- | --- | --- | --- | --- | --- | --- |
 | good | 6 | 100.0% | 100.0% | +0.0 points | none | 0 |
 | bad | 6 | 0.0% | 0.0% | +0.0 points | none | 0 |
