@@ -56,7 +56,12 @@ def to_task(problem: dict[str, str]) -> Task:
     prompt = problem["prompt"]
     stub = prompt.rstrip("\n") + "\n" + STUB
     visible = f"import problem\n\n\ndef test_{entry}_exists():\n    assert callable(problem.{entry})\n"
-    hidden = f"from problem import {entry}\n\n{problem['test']}\n\n\ndef test_humaneval():\n    check({entry})\n"
+    # The official harness runs prompt, completion and test in one namespace; some tests call the prompt's helpers
+    # (HumanEval/32's poly, HumanEval/50's encode_shift), so the hidden test sees every name of the module.
+    hidden = (
+        f"from problem import *  # noqa: F403\nfrom problem import {entry}\n\n{problem['test']}\n\n\n"
+        f"def test_humaneval():\n    check({entry})\n"
+    )
     return Task(
         id=f"humaneval-{int(number):03d}",
         purpose="patch",
