@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
@@ -26,7 +26,6 @@ from bot.errors import ConfigError
 from bot.types import Purpose
 
 TASK_FILE = "task.yml"
-TaskKind = Literal["pr-test", "hidden-test", "lint", "refactor", "hard", "legacy", "review", "humaneval"]
 KINDS: tuple[str, ...] = ("pr-test", "hidden-test", "lint", "refactor", "hard", "legacy", "review", "humaneval")
 _NODE_ID = re.compile(r"^[\w./-]+\.py(::[\w\[\]-]+)+$")
 _KEYS = {"purpose", "kind", "title", "body", "fail_to_pass", "pass_to_pass", "bug", "delete", "raw_file"}

@@ -137,6 +137,11 @@ def apply_unified_diff(space: Workspace, lines: Sequence[str], fences: Sequence[
         text = space.text(path)
         if text is None or file.old == "/dev/null":
             added = [line[1:] for hunk in file.hunks for line in hunk.lines if line[:1] in ("+", " ")]
+            if text is not None and _echoes(text, added):
+                raise ReplyParseError(
+                    f"the diff creates {path}, which already exists with those lines (the pull request's own diff "
+                    "repeated?): give only your change, as SEARCH/REPLACE blocks against the file as it is now"
+                )
             space.set_text(path, "\n".join(added) + "\n")
             continue
         new_text, file_repeated = _apply_hunks(path, text, file.hunks)
@@ -147,6 +152,14 @@ def apply_unified_diff(space: Workspace, lines: Sequence[str], fences: Sequence[
             "the diff repeats changes the files already have (the pull request's own diff?): propose a new change"
         )
     return "unified-diff"
+
+
+def _echoes(text: str, added: Sequence[str]) -> bool:
+    """A "new file" diff for a file that exists, adding no line the file does not already have: the PR's own diff
+    (shown in the prompt) copied back, not a replacement of the file. Seen from small models (SmolLM2 in the bakeoff,
+    on pull requests that add a file)."""
+    existing = {line.strip() for line in text.splitlines()}
+    return all(line.strip() in existing for line in added)
 
 
 def _already_there(lines: Sequence[str], hunk: _Hunk) -> bool:

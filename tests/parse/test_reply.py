@@ -343,6 +343,21 @@ def test_fenced_fragment_that_is_neither_is_refused(pr: PR) -> None:
         parse_reply("patch", reply, pr.read, pr_diff=pr.diff)
 
 
+def test_the_prs_own_new_file_diff_copied_back_is_refused_but_a_real_rewrite_is_applied(tmp_path: Path) -> None:
+    # SmolLM2 in the bakeoff: on a PR that adds a file, it answers with that PR's diff (often with lines cut short).
+    stub = "from typing import List\n\n\ndef total(xs: List[int]) -> int:\n    raise NotImplementedError\n"
+    pr = make_pr(tmp_path, {"README.md": "# x\n"}, {"calc.py": stub})
+    header = "```diff\n--- /dev/null\n+++ b/calc.py\n@@ -0,0 +1,5 @@\n"
+    echo = "The pull request's diff:\n" + header + "+from typing import List\n\n\ndef total(xs: List[int]) -> int:\n```"
+    with pytest.raises(ReplyParseError, match=r"the diff creates calc.py, which already exists with those lines"):
+        parse_reply("patch", echo, pr.read, pr_diff=pr.diff)
+
+    body = stub.replace("raise NotImplementedError", "return sum(xs)")
+    rewrite = header + "".join(f"+{line}\n" for line in body.splitlines()) + "```"
+    assert pr.parse_patch(rewrite) == "unified-diff"
+    assert (pr.repo / "calc.py").read_text() == body
+
+
 # --- replies that are no edit ----------------------------------------------------------------------------------
 
 
