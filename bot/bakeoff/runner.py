@@ -33,7 +33,7 @@ from bot.types import Completion, GateSettings, ModelSpec, PullRequest, Resoluti
 from checks import worktree
 from checks.engine import run_gates
 
-_QUANT = re.compile(r"(?i)(?:^|[._:-])((?:I?Q\d[\w]*?)|F16|F32|BF16|fp16|int8|int4|awq|gptq)(?=$|[._-]|\.gguf)")
+_QUANT = re.compile(r"(?i)(?:^|[._:-])(I?Q\d(?:_[A-Z0-9]+)*|F16|F32|BF16|fp16|int8|int4|awq|gptq)(?=$|[.-])")
 
 
 class Progress:

@@ -93,3 +93,20 @@ def test_harness_loss_counts_what_passed_raw_and_failed_through_the_pipeline() -
     stats = model_stats("m", runs, INFO)
     assert (stats.raw_pass, stats.full_pass_on_raw_tasks, stats.harness_loss) == (0.5, 0.5, 0.0)
     assert stats.loss_by_stage == {"tests": 1} and stats.gain == 1
+
+
+@pytest.mark.parametrize(
+    ("model", "quantization"),
+    [
+        ("SmolLM2-135M-Instruct.Q4_1.gguf", "Q4_1"),
+        ("qwen2.5-coder:7b-instruct-q4_K_M", "q4_K_M"),
+        ("/models/llama-3-8b.IQ3_XS.gguf", "IQ3_XS"),
+        ("model-F16.gguf", "F16"),
+        ("Qwen2.5-7B-Instruct-AWQ", "AWQ"),
+        ("claude-3-5-sonnet", "unknown"),
+    ],
+)
+def test_the_quantization_is_read_from_the_file_name_or_tag(model: str, quantization: str) -> None:
+    from bot.bakeoff.runner import quantization as read
+
+    assert read(model) == quantization
