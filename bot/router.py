@@ -192,6 +192,8 @@ def fixes_nothing(verdict: Verdict, purpose: Purpose) -> str | None:
         f"fixes none of the {len(still)} test(s) failing at the head ({names}{more} still fail): not posted as a fix "
         f"(the admin policy's purposes.{purpose}.post_without_fix allows that)"
     )
+
+
 def _feedback(model: ChatModel, spec: ModelSpec, job: Job, tally: _Tally, verdict: Verdict) -> ParseResult | str:
     """The gate-feedback re-ask: the model sees why the gates rejected its suggestion and answers once more. The new
     parse, or the reason the attempt is lost (a reply that cannot be parsed, or that changes nothing)."""

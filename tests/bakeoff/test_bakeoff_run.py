@@ -127,13 +127,14 @@ def test_the_hidden_tests_never_reach_a_model(world: World) -> None:
         assert "test_hidden" not in sent
 
 
-# "took 57 s": 58 ticks of the test's clock, one per call: 16 pipeline replies (good 7: one re-ask after the gates;
-# bad 9: two parse re-asks and one ruff re-ask) and 12 raw answers, two ticks each, plus the run's start and end.
-# Tokens: 100 in and 20 out per pipeline reply. Cost of good: (700 * $1 + 140 * $2) / 1e6.
+# "took 61 s": 62 ticks of the test's clock, one per call: 18 pipeline replies (good 7: one re-ask after the tests
+# gate; bad 11: two parse re-asks, one after ruff, two after the effect gate refused its comment-only patches) and
+# 12 raw answers, two ticks each, plus the run's start and end. Tokens: 100 in and 20 out per pipeline reply.
+# Cost of good: (700 * $1 + 140 * $2) / 1e6.
 EXPECTED_HEAD = """\
 # Guardrail bakeoff
 
-Tasks: `{tasks}` (6 tasks), repeat 1, raw on; started 2024-01-01T00:00:00+00:00, took 57 s.
+Tasks: `{tasks}` (6 tasks), repeat 1, raw on; started 2024-01-01T00:00:00+00:00, took 61 s.
 
 ## Models
 
@@ -153,7 +154,7 @@ for a review task, it must also comment on the seeded bug's line.
 | latency p50 (s) | latency p95 (s) | tokens/s | tokens in | tokens out | cost |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 | good | 6 | 83.3% | 100.0% | 100.0% | 0 | 0 | 1.00 | 1.00 | 20.0 | 700 | 140 | $0.0010 |
-| bad | 6 | 0.0% | 0.0% | 66.7% | 0 | 0 | 1.00 | 1.00 | 20.0 | 900 | 180 | $0.0000 |
+| bad | 6 | 0.0% | 0.0% | 66.7% | 0 | 0 | 1.00 | 1.00 | 20.0 | 1100 | 220 | $0.0000 |
 
 ## Failures by stage, first try
 
