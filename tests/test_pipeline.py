@@ -285,6 +285,31 @@ def test_a_reply_cut_off_twice_loses_with_the_reason(demo: Path, servers: Server
     assert attempt.reason is not None and "finish reason `length`" in attempt.reason
 
 
+@pytest.mark.parametrize(
+    ("backend", "wire_reason"),
+    [
+        ("openai", "content_filter"),  # part of the text was filtered out
+        ("openai", "max_tokens"),  # a proxy passing Anthropic's word through unmapped
+        ("openai", "MAX_TOKENS"),  # Gemini's word
+        ("anthropic", "model_context_window_exceeded"),
+        ("anthropic", "refusal"),
+        ("anthropic", "pause_turn"),
+    ],
+)
+def test_a_reply_that_did_not_end_with_a_normal_stop_is_asked_again_never_used(
+    backend: str, wire_reason: str, demo: Path, servers: Servers, tmp_path: Path
+) -> None:
+    """Any finish reason that is not a normal stop means the text may not be the whole answer: fail closed."""
+    server = dict(zip(("ollama", "openai", "anthropic"), servers, strict=True))[backend]
+    cut = Reply(REVIEW_TEXT_ONLY, finish_reason=wire_reason)
+    server.script(cut, cut)
+    outcome = _run(demo, (server.model_spec(name="m", retries=0),), tmp_path)
+    [attempt] = outcome.attempts
+    assert len(server.chat_requests) == 2
+    assert not outcome.posted and attempt.status == "rejected"
+    assert attempt.reason is not None and "finish reason" in attempt.reason
+
+
 def _gates_returning(effective: str) -> Callable[..., Verdict]:
     def gates(*args: object, **kwargs: object) -> Verdict:
         return Verdict(True, None, (GateResult("apply", "pass", "applied"),), patch=effective)

@@ -68,6 +68,39 @@ def test_a_reply_that_is_only_reasoning_is_a_parse_failure(pr: PR) -> None:
         parse_reply("review", "<think>\nI should look at line 21 and then", pr.read, pr_diff=pr.diff)
 
 
+STRIP_TAGS = FIX.replace("t += item", 't += item  # "<think>", "</think>", "<reasoning>x</reasoning>"')
+
+
+def test_reasoning_tags_inside_the_answers_code_are_code_and_kept_byte_for_byte(pr: PR) -> None:
+    """A fix that handles reasoning tags (a tag-stripper, a prompt template) is the model's code, not a block."""
+    pr.parse_patch(STRIP_TAGS)
+    assert (
+        _bytes(pr, "src/shop.py")
+        == HEAD.replace(
+            "            t = t + item\n", '            t += item  # "<think>", "</think>", "<reasoning>x</reasoning>"\n'
+        ).encode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("opening", "closing"),
+    [
+        ("<think>", "</think>"),
+        ("<THINKING>", "</THINKING>"),
+        ('<think type="draft">', "</think>"),
+        ("[THINK]", "[/THINK]"),  # Magistral
+        ("\u25c1think\u25b7", "\u25c1/think\u25b7"),  # Kimi
+        ("<think><reasoning>nested</reasoning>", "</think>"),
+    ],
+)
+def test_every_reasoning_tag_form_drops_its_draft_even_with_an_unclosed_fence_inside(
+    pr: PR, opening: str, closing: str
+) -> None:
+    draft = DRAFT.rstrip("`\n")  # the draft's fence never closes: the model changed its mind mid-code
+    pr.parse_patch(f"{opening}\n{draft}\n{closing}\n{FIX}")
+    assert _bytes(pr, "src/shop.py") == FIXED.encode()
+
+
 def test_finish_reason_length_refuses_even_a_complete_looking_reply(pr: PR) -> None:
     with pytest.raises(ReplyParseError, match="finish reason `length`"):
         parse_reply("patch", FIX, pr.read, pr_diff=pr.diff, finish_reason="length")
