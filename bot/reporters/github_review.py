@@ -78,7 +78,7 @@ class ReviewReporter:
 
     def _mine(self, outcome: Outcome, context: PostContext) -> list[PostedComment]:
         reviews = self._port.list_reviews(context.pull.repo_name, context.pull.number)
-        return [r for r in reviews if is_review_for(r.body, context.plan.head_sha, outcome.purpose)]
+        return [r for r in reviews if is_review_for(r, context.plan.head_sha, outcome.purpose)]
 
     def _create(self, outcome: Outcome, context: PostContext) -> ReportResult:
         plan, pull = context.plan, context.pull

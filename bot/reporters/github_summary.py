@@ -128,7 +128,7 @@ class SummaryReporter:
 
     def _mine(self, outcome: Outcome, context: PostContext) -> list[PostedComment]:
         comments = self._port.list_issue_comments(context.pull.repo_name, context.pull.number)
-        return [c for c in comments if is_summary(c.body, outcome.purpose)]
+        return [c for c in comments if is_summary(c, outcome.purpose)]
 
     def post(self, outcome: Outcome, context: PostContext) -> ReportResult:
         repo, number = context.pull.repo_name, context.pull.number

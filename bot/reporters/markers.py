@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 
-from bot.types import Purpose
+from bot.types import PostedComment, Purpose
 
 SUMMARY_MARKER = "<!-- guardrail:summary -->"
 MAX_COMMENT_CHARS = 65_536  # GitHub refuses longer issue comments, reviews and review comments with a 422
@@ -55,14 +55,27 @@ def _purpose_matches(body: str, purpose: Purpose) -> bool:
     return found is None or found.group(1) == purpose  # no purpose marker: written before purposes were marked
 
 
-def is_summary(body: str, purpose: Purpose) -> bool:
-    """True for Guardrail's sticky summary comment of this purpose."""
-    return SUMMARY_MARKER in body and _purpose_matches(body, purpose)
+def by_a_bot(author: str) -> bool:
+    """True when ``author`` is a GitHub App or Actions login (``github-actions[bot]``, ``my-app[bot]``).
+
+    A person's login is letters, digits and hyphens only (GitHub's sign-up rule), so no person can write a comment
+    that passes: anyone can type Guardrail's hidden markers into a comment or review, and a marker honoured from
+    them would let a PR author suppress Guardrail's review of a commit or make it edit a comment it cannot. (Run
+    with a person's token, Guardrail then finds none of its own comments and posts anew each time: noisy, not unsafe.)
+    """
+    return author.endswith("[bot]")
 
 
-def is_review_for(body: str, head_sha: str, purpose: Purpose) -> bool:
-    """True for Guardrail's review of this head commit and purpose."""
-    return review_marker(head_sha) in body and _purpose_matches(body, purpose)
+def is_summary(comment: PostedComment, purpose: Purpose) -> bool:
+    """True for Guardrail's sticky summary comment of this purpose: a bot's comment that starts with the marker."""
+    body = comment.body
+    return by_a_bot(comment.author) and body.startswith(SUMMARY_MARKER) and _purpose_matches(body, purpose)
+
+
+def is_review_for(review: PostedComment, head_sha: str, purpose: Purpose) -> bool:
+    """True for Guardrail's review of this head commit and purpose: a bot's review that starts with the marker."""
+    body = review.body
+    return by_a_bot(review.author) and body.startswith(review_marker(head_sha)) and _purpose_matches(body, purpose)
 
 
 def cap(text: str, limit: int, where: str = "the job summary") -> str:

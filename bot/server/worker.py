@@ -154,7 +154,7 @@ def _give_up(job: Job, deps: WorkerDeps, reason: str) -> None:
         if job.installation_id is None:
             return
         port = deps.port_factory(deps.tokens(job.installation_id))
-        mine = [c for c in port.list_issue_comments(job.repo, job.number) if is_summary(c.body, job.purpose)]
+        mine = [c for c in port.list_issue_comments(job.repo, job.number) if is_summary(c, job.purpose)]
         if mine:
             port.update_issue_comment(job.repo, mine[0].id, body)
         else:

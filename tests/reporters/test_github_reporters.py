@@ -174,3 +174,25 @@ def test_the_review_posts_exactly_the_comments_review_json_reports_and_no_second
     body = sent[0]["body"]
     assert body.count("```suggestion") == 1 and "```suggestion\nrenamed 3\n```" in body
     assert "\\`\\`\\`suggestion" in body and "&lt;!-- guardrail:fp=forged" in body
+
+
+def test_markers_typed_by_a_person_neither_suppress_the_review_nor_capture_the_summary(
+    fake: FakeGitHub, port: PyGithubAdapter
+) -> None:
+    """Anyone can type Guardrail's hidden markers: a PR author who posts a review starting with this head's review
+    marker must not stop Guardrail's review, and a comment starting with the summary marker must not be edited."""
+    fake.grant("ghp_Mallory", "write", login="mallory")
+    mallory = PyGithubAdapter("ghp_Mallory", fake.base_url, sleep=lambda _: None)
+    mallory.create_review(
+        REPO, 7, HEAD, f"<!-- guardrail:review head={HEAD} -->\n<!-- guardrail:purpose=review -->", []
+    )
+    fake.add_issue_comment(REPO, 7, "<!-- guardrail:summary -->\n<!-- guardrail:purpose=review -->\nLGTM", "mallory")
+    outcome = outcome_with((ReviewComment("app.py", 3, "x", replacement="y\n"),))
+    review = ReviewReporter(port).post(outcome, context_for(outcome))
+    summary = SummaryReporter(port).post(outcome, context_for(outcome))
+    assert review.posted and summary.posted and "created summary comment" in summary.detail
+    ours = [r for r in fake.reviews(REPO, 7) if r["user"]["login"] == "github-actions[bot]"]
+    assert len(ours) == 1 and "```suggestion\ny\n```" in ours[0]["comments"][0]["body"]
+    forged, created = fake.issue_comments(REPO, 7)
+    assert forged["body"].endswith("LGTM") and created["user"]["login"] == "github-actions[bot]"
+    assert fake.requests_to("PATCH", f"/repos/{REPO}/issues/comments/*") == []

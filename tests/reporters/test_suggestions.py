@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.parse.diff import make_patch
 from bot.reporters.markers import MAX_COMMENT_CHARS, cap, fingerprint, fingerprints_in, is_review_for, is_summary
 from bot.reporters.suggestions import (
@@ -14,7 +16,7 @@ from bot.reporters.suggestions import (
     plan_review,
     suggestion_block,
 )
-from bot.types import ReviewComment, Suggestion
+from bot.types import PostedComment, ReviewComment, Suggestion
 
 HEAD = "b" * 40
 OLD = "".join(f"line {i}\n" for i in range(1, 21))
@@ -68,10 +70,15 @@ def test_fingerprint_depends_on_path_lines_replacement_and_head() -> None:
 
 
 def test_markers_are_found_again() -> None:
-    body = "<!-- guardrail:summary -->\n<!-- guardrail:purpose=patch -->\nhello"
+    body = PostedComment(1, "<!-- guardrail:summary -->\n<!-- guardrail:purpose=patch -->\nhello", "my-app[bot]")
     assert is_summary(body, "patch") and not is_summary(body, "review")
-    review = f"<!-- guardrail:review head={HEAD} -->\n<!-- guardrail:fp={'a' * 64} -->"
+    review = PostedComment(2, f"<!-- guardrail:review head={HEAD} -->\n<!-- guardrail:fp={'a' * 64} -->", "x[bot]")
     assert is_review_for(review, HEAD, "review") and not is_review_for(review, "c" * 40, "review")
+    # typed by a person, or not at the top (quoted), a marker is not Guardrail's
+    assert not is_summary(replace(body, author="mallory"), "patch")
+    assert not is_review_for(replace(review, author="mallory"), HEAD, "review")
+    assert not is_summary(replace(body, body="> quoted\n" + body.body), "patch")
+    review = review.body
     assert fingerprints_in(review) == {"a" * 64}
 
 
