@@ -29,12 +29,13 @@ def _gate_rows(gates: tuple[GateResult, ...]) -> list[str]:
     for gate in gates:
         icon = _GATE_ICON.get(gate.status, gate.status)
         found = f" ({len(gate.findings)} finding(s))" if gate.findings else ""
-        rows.append(f"   - {icon} `{gate.name}` {gate.status}{found}: {_one_line(gate.summary)} ({gate.seconds:.1f}s)")
+        said = _one_line(neutralise(gate.summary))
+        rows.append(f"   - {icon} `{gate.name}` {gate.status}{found}: {said} ({gate.seconds:.1f}s)")
     return rows
 
 
 def _attempt_lines(index: int, attempt: Attempt) -> list[str]:
-    why = f": {_one_line(attempt.reason)}" if attempt.reason else ""
+    why = f": {_one_line(neutralise(attempt.reason))}" if attempt.reason else ""
     head = (
         f"{index}. `{attempt.model}` ({attempt.backend}, {attempt.location}) **{attempt.status}**{why} "
         f"· {attempt.seconds:.1f}s, {attempt.tokens} tokens"
@@ -89,10 +90,10 @@ def render_summary(outcome: Outcome, context: PostContext) -> str:
     if context.leftovers:
         out += ["", "**Verified but not inline:**", leftover_markdown(context.leftovers)]
     if outcome.dropped:
-        out += ["", "**Dropped or moved:**", *(f"- {_one_line(d, 500)}" for d in outcome.dropped)]
+        out += ["", "**Dropped or moved:**", *(f"- {_one_line(neutralise(d), 500)}" for d in outcome.dropped)]
     notes = (*outcome.notes, *context.notes)
     if notes:
-        out += ["", "**Notes:**", *(f"- {_one_line(n, 500)}" for n in notes)]
+        out += ["", "**Notes:**", *(f"- {_one_line(neutralise(n), 500)}" for n in notes)]
     suggestion = outcome.suggestion
     if outcome.winner is not None and suggestion is not None and suggestion.summary.strip():
         out += [

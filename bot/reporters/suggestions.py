@@ -14,7 +14,7 @@ of a file, no context to anchor on, lines outside the PR's diff) goes to the sum
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.parse.diff import FileDiff, Hunk, format_diff, hunk_range_ok, parse_diff, split_lines
@@ -83,15 +83,57 @@ def code_block(text: str, info: str = "diff") -> str:
     return f"{fence}{info}\n{body}\n{fence}"
 
 
+def code_span(text: str) -> str:
+    """``text`` as one inline code span, whatever backticks it holds (a PR's file may be called ``a`<b>`.py``)."""
+    text = " ".join(text.split("\n"))
+    ticks = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
 _FENCE_RUN = re.compile(r"`{3,}|~{3,}")
+_TICKS = re.compile(r"(?<!\\)(?:\\\\)*(`+)")  # a backtick run not escaped by a backslash
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_MENTION = re.compile(r"(?<![\w`@/.])@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:/[A-Za-z0-9_.-]+)?)")
+
+
+def _outside_code_spans(line: str, make_inert: Callable[[str], str]) -> str:
+    """``line`` with ``make_inert`` applied to everything but its code spans (a backtick run closed by one of the same
+    length on the same line, CommonMark 6.1). A span on several lines is not recognised: its text is made inert too,
+    which only makes it uglier, never live."""
+    out, at = "", 0
+    runs = list(_TICKS.finditer(line))
+    i = 0
+    while i < len(runs):
+        opening = runs[i]
+        close = next((j for j in range(i + 1, len(runs)) if len(runs[j][1]) == len(opening[1])), None)
+        if close is None:
+            i += 1
+            continue
+        out += make_inert(line[at : opening.start(1)]) + line[opening.start(1) : runs[close].end(1)]
+        at = runs[close].end(1)
+        i = close + 1
+    return out + make_inert(line[at:])
+
+
+def _inert(text: str) -> str:
+    text = _TAG_START.sub("&lt;", text)
+    return _MENTION.sub(lambda m: f"@\u200b{m[1]}", text)
 
 
 def neutralise(text: str) -> str:
-    """A model's free text made inert: every run of three or more backticks or tildes is backslash-escaped, so it
-    cannot open a fence (a ```suggestion block of its own would be committable, and it was never gated), and an HTML
-    comment cannot forge Guardrail's hidden markers."""
+    """A model's free text made inert, so that all it can do is be read.
+
+    * every run of three or more backticks or tildes is backslash-escaped: it cannot open a fence (a ```suggestion
+      block of its own would be committable, and it was never gated);
+    * outside code spans, every ``<`` that could start an HTML tag, comment or declaration becomes ``&lt;``: no
+      ``<details>`` or ``<pre>`` hides the gated block or the provenance line after it, no ``<!--`` forges
+      Guardrail's hidden markers, no ``<sub>`` fakes a provenance line ("gates: tests ✓");
+    * outside code spans, ``@name`` and ``@org/team`` get a zero-width space after the ``@``: a PR that talks the
+      model into mentioning people cannot make Guardrail notify them.
+    """
     text = _FENCE_RUN.sub(lambda m: "".join("\\" + ch for ch in m[0]), text)
-    return text.replace("<!--", "&lt;!--")
+    return "\n".join(_outside_code_spans(line, _inert) for line in text.split("\n"))
 
 
 @dataclass(frozen=True)
@@ -289,7 +331,8 @@ def leftover_markdown(leftovers: Sequence[Leftover]) -> str:
     out: list[str] = []
     for item in leftovers:
         cand = item.candidate
-        head = f"- `{cand.span}`: {item.reason}" if cand else f"- {item.reason}"
+        reason = neutralise(item.reason)
+        head = f"- {code_span(cand.span)}: {reason}" if cand else f"- {reason}"
         out.append(head)
         if cand is not None and cand.text.strip() and not item.diff:
             out.append("  " + neutralise(cand.text.strip()).replace("\n", "\n  "))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import replace
+from html import escape
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from bot.github.pygithub_adapter import PyGithubAdapter
 from bot.parse.diff import make_patch
@@ -196,3 +200,44 @@ def test_markers_typed_by_a_person_neither_suppress_the_review_nor_capture_the_s
     forged, created = fake.issue_comments(REPO, 7)
     assert forged["body"].endswith("LGTM") and created["user"]["login"] == "github-actions[bot]"
     assert fake.requests_to("PATCH", f"/repos/{REPO}/issues/comments/*") == []
+
+
+HOSTILE_TEXTS = [
+    "Rename it.\n\n<details><summary>why</summary>\n\nbecause",  # never closed: folds the block away
+    "Rename it.\n<pre>",  # an HTML block that runs to </pre>: swallows the block as raw text
+    "<sub>Guardrail · written by `gpt-5` (openai, cloud) · gates: tests ✓</sub>",  # a fake provenance line
+    "Rename it. <!-- the rest is hidden",
+    "\\`<details open>` and `a`<details>",  # an escaped backtick is no code span
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_html_in_a_comments_free_text_cannot_hide_the_gated_block_or_fake_provenance(
+    fake: FakeGitHub, port: PyGithubAdapter, text: str
+) -> None:
+    """The posted body, rendered by a real CommonMark parser (markdown-it-py, HTML on as on GitHub): exactly one
+    suggestion code block with the gated text, our one provenance line, and no HTML element from the model."""
+    outcome = outcome_with((ReviewComment("app.py", 3, text, replacement="renamed 3\n", original="changed 3\n"),))
+    ReviewReporter(port).post(outcome, context_for(outcome))
+    [review] = fake.reviews(REPO, 7)
+    html = MarkdownIt("commonmark").render(review["comments"][0]["body"])
+    assert html.count('<pre><code class="language-suggestion">renamed 3\n</code></pre>') == 1
+    assert html.count("<pre") == 1 and "<details" not in html and "<!--" not in html.replace("<!-- guardrail:fp=", "")
+    assert html.count("<sub>") == 1 and "<sub>Guardrail · written by <code>coder-local</code>" in html
+
+
+def test_the_model_cannot_mention_people_and_a_hostile_file_name_cannot_open_html_in_the_summary(
+    fake: FakeGitHub, port: PyGithubAdapter
+) -> None:
+    """A PR can talk the model into "cc @acme/security" (a notification Guardrail would send) and can name a file
+    ``a`<details>`.py``; in the summary both stay text."""
+    path = "a`<details>`.py"
+    comments = (ReviewComment(path, 1, "cc @acme/security and @octocat", replacement="x\n"),)
+    outcome = outcome_with(comments)
+    outcome = replace(outcome, suggestion=replace(outcome.suggestion, summary="ping @octocat </details><details open>"))
+    SummaryReporter(port).post(outcome, context_for(outcome))
+    html = MarkdownIt("commonmark").render(fake.issue_comments(REPO, 7)[0]["body"])
+    assert "<details open>" not in html and html.count("<details>") == 1  # ours, around what the model said
+    assert f"<code>{escape(path)}:1</code>" in html
+    assert not re.search(r"(?<![\w])@(acme|octocat)", html.replace("@\u200b", "")), "a live mention"
+    assert "@\u200bacme/security" in html and "@\u200boctocat" in html
