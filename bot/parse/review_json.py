@@ -166,18 +166,26 @@ def _pick(item: Mapping[str, Any], key: str) -> Any:
     return next((item[alias] for alias in _ALIASES[key] if item.get(alias) is not None), None)
 
 
+_LINE_TEXT = re.compile(r"\s*(?:lines?\s*)?L?(\d+)\s*(?:(?:-|\u2013|\u2014|\.\.|to)\s*L?(\d+)\s*)?", re.IGNORECASE)
+
+
 def _line_numbers(value: Any) -> tuple[int | None, int | None]:
-    """``(start, end)`` from 12, "12", "L12", "10-12" or [10, 12]."""
+    """``(start, end)`` from 12, 12.0, "12", "L12", "10-12", "L10-L12", "10..12", "lines 10 to 12" or [10, 12].
+
+    Anything else (10.5, "10, 14", "line 10 of 20", [3, 9, 4], "-3") is no line number: reading digits out of it
+    would put the suggestion on lines the model did not name (10.5 is not lines 5 to 10)."""
     if isinstance(value, bool):
         return None, None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int):
         return None, value
-    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+    if isinstance(value, list) and 1 <= len(value) <= 2 and all(type(v) is int for v in value):
         return (min(value), max(value)) if len(value) > 1 else (None, value[0])
-    numbers = [int(n) for n in re.findall(r"\d+", str(value))] if value is not None else []
-    if len(numbers) >= 2:
-        return numbers[0], numbers[1]
-    return (None, numbers[0]) if numbers else (None, None)
+    matched = _LINE_TEXT.fullmatch(value) if isinstance(value, str) else None
+    if matched is None:
+        return None, None
+    return (int(matched[1]), int(matched[2])) if matched[2] else (None, int(matched[1]))
 
 
 def _unfence(code: str) -> str:
@@ -247,6 +255,16 @@ def _check(raw: _Raw, pr_files: Sequence[Any], new_lines: Mapping[str, set[int]]
     return "not a line on the new side of the PR's diff"
 
 
+def _side_problem(item: Mapping[str, Any]) -> str | None:
+    """Why a comment that names a side other than the new one (``"side": "LEFT"``) cannot carry a suggestion there:
+    its line numbers count the base file's lines, and a suggestion replaces lines of the head."""
+    for key in ("side", "start_side"):
+        side = item.get(key)
+        if side is not None and str(side).strip().upper() not in ("RIGHT", ""):
+            return f"{key} {str(side)[:20]!r}: comments go on the new side (RIGHT) of the diff, whose lines they count"
+    return None
+
+
 # --- the whole reply -----------------------------------------------------------------------------------------------
 
 
@@ -259,7 +277,7 @@ def parse_review(reply: str, read_file: ReadFile, pr_diff: str) -> tuple[Suggest
     kept: list[ReviewComment] = []
     for number, item in enumerate(load_comments(reply), start=1):
         raw = _read_item(item, only_path, new_lines)
-        reason = _check(raw, pr_files, new_lines)
+        reason = _check(raw, pr_files, new_lines) or _side_problem(item)
         if reason is not None or raw.line is None:
             reason = reason or "no line number"
             dropped.append(f"{_where(raw)}: {reason}" if raw.path else f"comment {number}: {reason}")

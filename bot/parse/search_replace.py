@@ -15,6 +15,7 @@ from bot.parse.workspace import (
     REPLACE_LINE,
     SEARCH_LINE,
     Workspace,
+    block_places,
     closest_line_hint,
     find_block,
     indent_char,
@@ -119,6 +120,13 @@ def _apply_one(space: Workspace, path: str, number: int, block: SearchReplace) -
         raise ReplyParseError(
             f"SEARCH block {number} for {path} does not match the file: line {first.strip()!r} was not found"
             f"{closest_line_hint(lines, first)}; copy the lines exactly as they are in the file"
+        )
+    places = block_places(lines, search)[1]
+    if len(places) > 1:  # picking one would be a guess: the model may mean any of them
+        where = ", ".join(str(at + 1) for at in places[:5]) + (", ..." if len(places) > 5 else "")
+        raise ReplyParseError(
+            f"SEARCH block {number} for {path} matches {len(places)} places (lines {where}): add the lines around "
+            "the change to the SEARCH part so that it matches exactly one place"
         )
     new = reindent(replacement, match.indent_delta, indent_char(lines))
     space.set_text(path, splice(lines, match.start, match.start + len(search), new))

@@ -69,17 +69,28 @@ def find_block(
     lines: Sequence[str], block: Sequence[str], *, hint: int = 0, start: int = 0, loosest: int = 2
 ) -> Match | None:
     """Find ``block`` (lines without endings) in ``lines`` (with endings) at or after ``start``, nearest ``hint``."""
+    level, found = block_places(lines, block, start=start, loosest=loosest)
+    if not found:
+        return None
+    at = min(found, key=lambda i: (abs(i - hint), i))
+    return Match(at, level, _indent_delta(lines[at : at + len(block)], block) if level == 2 else 0)
+
+
+def block_places(
+    lines: Sequence[str], block: Sequence[str], *, start: int = 0, loosest: int = 2
+) -> tuple[int, list[int]]:
+    """Every 0-based index at or after ``start`` where ``block`` stands in ``lines``, at the strictest level of
+    matching (0 exact, 1 trailing whitespace, 2 indentation) that finds any, and that level; ``[]`` when none."""
     size = len(block)
     if size == 0 or size > len(lines):
-        return None
+        return 0, []
     for level, norm in enumerate(_NORMALIZERS[: loosest + 1]):
         hay = [norm(line) for line in lines]
         needle = [norm(line) for line in block]
         found = [i for i in range(start, len(hay) - size + 1) if hay[i : i + size] == needle]
         if found:
-            at = min(found, key=lambda i: (abs(i - hint), i))
-            return Match(at, level, _indent_delta(lines[at : at + size], block) if level == 2 else 0)
-    return None
+            return level, found
+    return 0, []
 
 
 def _indent_delta(file_lines: Sequence[str], block: Sequence[str]) -> int:

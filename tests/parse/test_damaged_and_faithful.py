@@ -167,6 +167,18 @@ def test_a_block_without_its_path_line_never_edits_the_previous_blocks_file(tmp_
         parse_reply("patch", reply, two.read, pr_diff=two.diff)
 
 
+def test_a_search_block_that_matches_several_places_is_refused_not_applied_to_the_first(tmp_path: Path) -> None:
+    """aider applies a SEARCH to its first match; which one the model meant is a guess, so it is re-asked."""
+    code = "def a(s):\n    return s\n\n\ndef b(s):\n    return s\n"
+    two = make_pr(tmp_path, {"t.py": code}, {"t.py": code + "\n\ndef c(s):\n    return s\n"})
+    reply = "t.py\n```python\n<<<<<<< SEARCH\n    return s\n=======\n    return s + 1\n>>>>>>> REPLACE\n```\n"
+    with pytest.raises(ReplyParseError, match=r"SEARCH block 1 for t\.py matches 3 places \(lines 2, 6, 10\)"):
+        parse_reply("patch", reply, two.read, pr_diff=two.diff)
+    unique = reply.replace("SEARCH\n", "SEARCH\ndef c(s):\n").replace("=======\n", "=======\ndef c(s):\n")
+    two.parse_patch(unique)
+    assert _bytes(two, "t.py") == (code + "\n\ndef c(s):\n    return s + 1\n").encode()
+
+
 # --- review suggestions --------------------------------------------------------------------------------------------
 
 
@@ -222,3 +234,21 @@ def test_a_block_comment_in_a_tab_file_keeps_its_one_space(tmp_path: Path) -> No
     reply = "f.c\n```c\n<<<<<<< SEARCH\nint f(void)\n=======\n/*\n * Zero.\n */\nint f(void)\n>>>>>>> REPLACE\n```\n"
     tabs.parse_patch(reply)
     assert _bytes(tabs, "f.c") == b"/*\n * Zero.\n */\n" + c_file.encode()
+
+
+@pytest.mark.parametrize("line", [21.5, "21, 22", "line 21 of 29", [19, 21, 20], "-21"])
+def test_a_line_number_that_is_not_one_is_dropped_never_read_as_a_range(pr: PR, line: object) -> None:
+    """21.5 was read as lines 5 to 21, and the suggestion replaced 17 lines of code with one."""
+    patch, dropped = _review_patch(pr, [{"path": "src/shop.py", "line": line, "body": "x", "suggestion": "t += 1\n"}])
+    assert patch == "" and dropped == ("src/shop.py: no line number",)
+    assert _bytes(pr, "src/shop.py") == HEAD.encode()
+
+
+@pytest.mark.parametrize("key", ["side", "start_side"])
+def test_a_comment_on_the_base_side_is_dropped_not_put_on_the_heads_line_of_that_number(pr: PR, key: str) -> None:
+    comment = {"path": "src/shop.py", "line": 21, key: "LEFT", "body": "x", "suggestion": "            t += item\n"}
+    patch, dropped = _review_patch(pr, [comment])
+    assert patch == "" and dropped == (
+        f"src/shop.py:21: {key} 'LEFT': comments go on the new side (RIGHT) of the diff, whose lines they count",
+    )
+    assert _bytes(pr, "src/shop.py") == HEAD.encode()
