@@ -166,7 +166,17 @@ def _find(module: ast.Module, wanted: ast.stmt, indent: int) -> ast.stmt | None:
     args = getattr(wanted, "args", None)
     is_method = bool(args and args.args and args.args[0].arg in ("self", "cls"))
     # a def taking self is a method, whatever column the model wrote it at; then the fence's own indentation
-    found.sort(key=lambda node: (is_method != (node.col_offset > 0), node.col_offset != indent))
+
+    def rank(node: ast.stmt) -> tuple[bool, bool]:
+        return is_method != (node.col_offset > 0), node.col_offset != indent
+
+    found.sort(key=rank)
+    if len(found) > 1 and rank(found[0]) == rank(found[1]):  # which one the model meant would be a guess
+        lines = ", ".join(str(node.lineno) for node in found if rank(node) == rank(found[0]))
+        raise ReplyParseError(
+            f"the fenced `{name}` matches several definitions of that name in the file (lines {lines}): give the "
+            "enclosing class too, or use SEARCH/REPLACE blocks"
+        )
     return found[0] if found else None
 
 

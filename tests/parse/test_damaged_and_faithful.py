@@ -179,6 +179,16 @@ def test_a_search_block_that_matches_several_places_is_refused_not_applied_to_th
     assert _bytes(two, "t.py") == (code + "\n\ndef c(s):\n    return s + 1\n").encode()
 
 
+def test_a_whole_method_whose_name_two_classes_define_is_refused_not_put_in_the_first(tmp_path: Path) -> None:
+    code = "class A:\n    def save(self):\n        return 1\n\n\nclass B:\n    def save(self):\n        return 2\n"
+    two = make_pr(tmp_path, {"m.py": code}, {"m.py": code + "\n\nX = 1\n"})
+    method = "m.py\n```python\n    def save(self):\n        return 3\n```\n"
+    with pytest.raises(ReplyParseError, match=r"`save` matches several definitions .* \(lines 2, 7\)"):
+        parse_reply("patch", method, two.read, pr_diff=two.diff)
+    two.parse_patch("m.py\n```python\nclass B:\n    def save(self):\n        return 3\n```\n")
+    assert _bytes(two, "m.py") == (code.replace("return 2", "return 3") + "\n\nX = 1\n").encode()
+
+
 # --- review suggestions --------------------------------------------------------------------------------------------
 
 
