@@ -37,9 +37,10 @@ def review_marker(head_sha: str) -> str:
 
 
 def fingerprint(path: str, start_line: int | None, line: int, replacement: str | None, head_sha: str) -> str:
-    """The sha256 (hex) naming one inline comment on one head commit; JSON keeps the fields from running together."""
+    """The sha256 (hex) naming one inline comment on one head commit; JSON keeps the fields from running together.
+    Texts may hold a file's non-UTF-8 bytes as surrogate escapes: they are hashed as those bytes."""
     data = json.dumps([path, start_line or line, line, replacement, head_sha], ensure_ascii=False)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    return hashlib.sha256(data.encode("utf-8", errors="surrogateescape")).hexdigest()
 
 
 def fingerprint_marker(fp: str) -> str:

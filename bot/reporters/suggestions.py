@@ -35,6 +35,9 @@ def fence_for(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")  # NUL, and undecodable bytes carried as surrogate escapes
+
+
 def _ending(line: str) -> str:
     return "\r\n" if line.endswith("\r\n") else "\n" if line.endswith("\n") else ""
 
@@ -46,7 +49,8 @@ def block_lines(original: str, replacement: str) -> list[str] | str:
     GitHub replaces the commented lines with the block's lines (FACTS.md 4.3; an empty block deletes them). How it
     ends the new lines is not documented; Guardrail assumes the least: lines joined by ``\\n``, the last one ending
     as the last replaced line did. A change that needs anything else (several CRLF lines, adding or removing the
-    final newline, a bare ``\\r``) is not offered as committable: it goes to the summary as a diff.
+    final newline, a bare ``\\r``) is not offered as committable: it goes to the summary as a diff. Nor is text a
+    comment body cannot carry: bytes that are not UTF-8 (surrogate escapes here; a JSON body is Unicode text) or NUL.
     """
     if replacement == "":
         return []
@@ -54,6 +58,8 @@ def block_lines(original: str, replacement: str) -> list[str] | str:
     content = [line.removesuffix(_ending(line)) for line in lines]
     if any("\r" in line for line in content):
         return "a line holds a carriage return that a suggestion block cannot carry"
+    if _NOT_TEXT.search(replacement):
+        return "the lines hold bytes that are not UTF-8 text (or a NUL), which a comment body cannot carry"
     last = _ending(split_lines(original)[-1]) if original else "\n"
     if "\n".join(content) + last == replacement:
         return content
@@ -77,7 +83,15 @@ def suggestion_block(content: list[str]) -> str:
     return f"{fence}suggestion\n{body}{fence}"
 
 
+def shown(text: str) -> str:
+    """``text`` as a comment can show it: a non-UTF-8 byte (a surrogate escape here) becomes U+FFFD, which a JSON
+    body can carry (a lone surrogate is not Unicode text), and NUL becomes U+2400."""
+    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace").replace("\x00", "\u2400")
+
+
 def code_block(text: str, info: str = "diff") -> str:
+    """``text`` in a fenced block longer than any backtick run in it, for reading only (see :func:`shown`)."""
+    text = shown(text)
     body = text[:-1] if text.endswith("\n") else text
     fence = fence_for(body)
     return f"{fence}{info}\n{body}\n{fence}"
@@ -132,7 +146,7 @@ def neutralise(text: str) -> str:
     * outside code spans, ``@name`` and ``@org/team`` get a zero-width space after the ``@``: a PR that talks the
       model into mentioning people cannot make Guardrail notify them.
     """
-    text = _FENCE_RUN.sub(lambda m: "".join("\\" + ch for ch in m[0]), text)
+    text = _FENCE_RUN.sub(lambda m: "".join("\\" + ch for ch in m[0]), shown(text))
     return "\n".join(_outside_code_spans(line, _inert) for line in text.split("\n"))
 
 

@@ -189,7 +189,11 @@ def _check_patch(effective: str, head: str, gated_tree: bytes) -> None:
 
 def _assert_really_impossible(original: str, replacement: str) -> None:
     """A refused suggestion is one GitHub's model cannot commit: several CRLF lines, or a final newline added or
-    removed (the last new line cannot end otherwise than the last old one did)."""
+    removed (the last new line cannot end otherwise than the last old one did), or bytes a comment body cannot hold
+    (a body is Unicode text sent as JSON: a non-UTF-8 byte, carried here as a surrogate escape, has no way there;
+    nor has NUL)."""
+    if re.search("[\x00\ud800-\udfff]", replacement):
+        return
     old_end = "\r\n" if original.endswith("\r\n") else "\n" if original.endswith("\n") else ""
     new_end = "\r\n" if replacement.endswith("\r\n") else "\n" if replacement.endswith("\n") else ""
     lines = split_lines(replacement)

@@ -241,3 +241,25 @@ def test_the_model_cannot_mention_people_and_a_hostile_file_name_cannot_open_htm
     assert f"<code>{escape(path)}:1</code>" in html
     assert not re.search(r"(?<![\w])@(acme|octocat)", html.replace("@\u200b", "")), "a live mention"
     assert "@\u200bacme/security" in html and "@\u200boctocat" in html
+
+
+def test_a_suggestion_on_a_latin1_file_goes_to_the_summary_and_posting_does_not_crash(
+    fake: FakeGitHub, port: PyGithubAdapter
+) -> None:
+    """Texts carry a file's non-UTF-8 bytes as surrogate escapes; hashing one for its fingerprint raised
+    UnicodeEncodeError and the whole report failed."""
+    comments = (
+        ReviewComment("app.py", 3, "Accent.", replacement="caf\udce9 3\n", original="changed 3\n"),
+        ReviewComment("app.py", 5, "Plain.", replacement="renamed 5\n", original="changed 5\n"),
+    )
+    outcome = outcome_with(comments)
+    context = context_for(outcome)
+    ReviewReporter(port).post(outcome, context)
+    SummaryReporter(port).post(outcome, context)
+    [review] = fake.reviews(REPO, 7)
+    assert [c["line"] for c in review["comments"]] == [5]
+    summary = fake.issue_comments(REPO, 7)[0]["body"]
+    assert "`app.py:3`: not committable as a suggestion: the lines hold bytes that are not UTF-8" in summary
+    assert "caf\ufffd 3" in summary  # shown, as Unicode text a JSON body can carry
+    sent = fake.requests_to("POST", f"/repos/{REPO}/issues/7/comments")[0].body["body"]
+    assert not re.search("[\ud800-\udfff]", sent), "a lone surrogate is not Unicode text"

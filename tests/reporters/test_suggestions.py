@@ -169,6 +169,21 @@ def test_crlf_file_one_line_is_committable_with_its_crlf_several_lines_go_to_the
     assert "+extra\r" in leftover_markdown(plan.leftovers)  # the summary shows the exact diff instead
 
 
+def test_a_line_with_a_latin1_byte_or_a_nul_is_not_offered_as_a_suggestion() -> None:
+    """A comment body is Unicode text sent as JSON: the byte 0xE9 of a Latin-1 file (a surrogate escape here) or a
+    NUL cannot reach the committed file through it, so the committed file would differ from the gated one."""
+    head = "".join(f"line {i}\n" for i in range(1, 11)).replace("line 5", "caf\udce9")
+    for new in ("caf\udce9 au lait\n", "a\x00b\n"):
+        changed = head.replace("caf\udce9\n", new)
+        whole = make_patch("latin1.txt", None, head)
+        plan = plan_review(Suggestion("patch", make_patch("latin1.txt", head, changed)), whole, HEAD, 9)
+        assert plan.inline == ()
+        assert plan.leftovers[0].reason.startswith("not committable as a suggestion: the lines hold bytes that are not")
+    fine = head.replace("line 4\n", "line four\n")  # the file's other lines may hold such bytes
+    plan = plan_review(Suggestion("patch", make_patch("latin1.txt", head, fine)), whole, HEAD, 9)
+    assert [p.content for p in plan.inline] == [("line four",)]
+
+
 def test_adding_a_final_newline_is_not_offered_as_a_suggestion() -> None:
     head = "a\nb"
     assert isinstance(block_lines("b", "b\n"), str)
