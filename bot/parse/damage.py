@@ -57,11 +57,19 @@ def _closing(match: re.Match[str]) -> bool:
     return bool(match["close"] or match["close2"] or match["close3"])
 
 
+def _stands_alone(line: str, match: re.Match[str]) -> bool:
+    """Outside a reasoning block, a tag counts when it starts its line (an opening or closing one) or ends it (a
+    closing one: "...so the fix is clear.</think>"); one in the middle of a sentence is being talked about."""
+    before, after = line[: match.start()].strip(), line[match.end() :].strip()
+    return not before or (_closing(match) and not after)
+
+
 def strip_reasoning(reply: str) -> str:
     """The reply without its reasoning blocks; ``ReplyParseError`` when nothing else is left.
 
-    Read line by line: outside the answer's fenced blocks, an opening tag starts a reasoning block (nested ones
-    count) and its closing tag ends it; fences inside reasoning do not count. A closing tag outside any block (the
+    Read line by line: outside the answer's fenced blocks, an opening tag at the start of a line starts a reasoning
+    block (nested ones count, anywhere) and its closing tag ends it; fences inside reasoning do not count. A tag in
+    the middle of a sentence or a JSON string outside a block is text. A closing tag outside any block (the
     chat template opened it in the prompt) drops everything before it; an opening tag that never closes drops
     everything after it (the model never got to its answer). Inside a fence of the answer, tags are code.
     """
@@ -78,6 +86,8 @@ def strip_reasoning(reply: str) -> str:
             continue
         out, at = "", 0
         for match in _TAG.finditer(line):
+            if depth == 0 and not _stands_alone(line, match):
+                continue  # a tag named in prose or in a JSON string ("drop the <think> blocks"), not one written
             had = True
             if _closing(match):
                 if depth == 0:  # the block began before the reply (or before the last stray close): drop it all

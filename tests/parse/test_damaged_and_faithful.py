@@ -101,6 +101,16 @@ def test_every_reasoning_tag_form_drops_its_draft_even_with_an_unclosed_fence_in
     assert _bytes(pr, "src/shop.py") == FIXED.encode()
 
 
+def test_a_tag_named_in_a_sentence_or_a_json_string_is_text_not_a_reasoning_block(pr: PR) -> None:
+    """A bare JSON review saying "the <think> handling" (or "</think>") kept nothing after (or before) it."""
+    body = "This strips <think> blocks but not </think> alone."
+    comment = {"path": "src/shop.py", "line": 21, "body": body, "suggestion": "            t += item\n"}
+    result = parse_reply("review", json.dumps([comment]), pr.read, pr_diff=pr.diff)
+    assert [c.body for c in result.suggestion.comments] == [body]
+    pr.parse_patch(f"I drop the <think> part here.\n{FIX}")
+    assert _bytes(pr, "src/shop.py") == FIXED.encode()
+
+
 def test_finish_reason_length_refuses_even_a_complete_looking_reply(pr: PR) -> None:
     with pytest.raises(ReplyParseError, match="finish reason `length`"):
         parse_reply("patch", FIX, pr.read, pr_diff=pr.diff, finish_reason="length")
