@@ -40,7 +40,7 @@ class OpenAIChat(HttpChatModel):
         choice = body["choices"][0]
         usage = body.get("usage") or {}
         return Completion(
-            text=choice["message"].get("content") or "",
+            text=_text_of(choice["message"].get("content")),
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             model=str(body.get("model", "")),
@@ -60,3 +60,13 @@ class OpenAIChat(HttpChatModel):
                 else "the server wants an API key; name its variable in the model's api_key_env"
             ),
         )
+
+
+def _text_of(content: Any) -> str:
+    """The answer's text: ``content`` is a string, null, or a list of parts (Mistral's reasoning models put a
+    ``thinking`` part before the ``text`` parts); only ``text`` parts are the answer. TypeError on anything else."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list) and all(isinstance(part, dict) for part in content):
+        return "".join(str(part.get("text") or "") for part in content if part.get("type") == "text")
+    raise TypeError(f"message content is neither text nor a list of parts: {type(content).__name__}")

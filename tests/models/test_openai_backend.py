@@ -88,3 +88,36 @@ def test_an_other_bad_request_is_not_retried(fake_openai: FakeOpenAI, connect: C
     with pytest.raises(ModelError, match="Unrecognized request argument"):
         model.complete(CHAT)
     assert len(fake_openai.chat_requests) == 1
+
+
+def test_content_given_as_parts_keeps_only_the_text_parts(fake_openai: FakeOpenAI, connect: Connect) -> None:
+    """Mistral's reasoning models answer with ``content`` as a list of parts, a ``thinking`` part first: only the
+    ``text`` parts are the answer (a draft in the thinking part must never be parsed)."""
+    body = {
+        "model": "magistral",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "thinking", "thinking": [{"type": "text", "text": "draft: x = 0"}]},
+                        {"type": "text", "text": "The fix: "},
+                        {"type": "text", "text": "x = 1"},
+                    ],
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 7},
+    }
+    fake_openai.script(ErrorReply(200, body))
+    completion = connect(fake_openai).complete(CHAT)
+    assert completion.text == "The fix: x = 1" and completion.finish_reason == "stop"
+
+
+def test_content_that_is_neither_text_nor_parts_is_a_model_error(fake_openai: FakeOpenAI, connect: Connect) -> None:
+    body = {"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": {"x": 1}}}]}
+    fake_openai.script(ErrorReply(200, body))
+    with pytest.raises(ModelError, match="content"):
+        connect(fake_openai).complete(CHAT)
