@@ -22,8 +22,12 @@ _FENCE_OPEN = re.compile(r"^(`{3,}|~{3,})\s*(.*)$")
 SEARCH_LINE = re.compile(r"^\s*<{5,9}\s*SEARCH\b.*$")
 DIVIDER_LINE = re.compile(r"^\s*={5,9}\s*$")
 REPLACE_LINE = re.compile(r"^\s*>{5,9}\s*REPLACE\b.*$")
-_PATH_LIKE = re.compile(r"^[\w.](?:[\w.\-+@/\\]*[\w-])?\.\w+$|^[\w.][\w.\-+@]*(?:/[\w.\-+@]+)+$")
-_SPACED_PATH_LIKE = re.compile(r"^[\w.](?:[\w.\-+@/\\ ]*[\w-])?\.\w+$|^[\w.][\w.\-+@ ]*(?:/[\w.\-+@ ]+)+$")
+# a leading "/" or "~/" is read too (``/etc/passwd``), so that ``Workspace.resolve`` refuses it by name: unread, the
+# block would go to the PR's only file
+_PATH_LIKE = re.compile(
+    r"^(?:~?/)?(?:[\w.](?:[\w.\-+@/\\]*[\w-])?\.\w+|[\w.][\w.\-+@]*(?:/[\w.\-+@]+)+|\.\w[\w.\-]*)$"
+)  # the last: a dotfile (.gitignore, .env)
+_SPACED_PATH_LIKE = re.compile(r"^(?:~?/)?(?:[\w.](?:[\w.\-+@/\\ ]*[\w-])?\.\w+|[\w.][\w.\-+@ ]*(?:/[\w.\-+@ ]+)+)$")
 _PATH_LABEL = re.compile(r"^(?:#+|//|--|<!--)?\s*(?:(?:file(?:name)?|path)\s*:\s*)?", re.IGNORECASE)
 
 
@@ -153,7 +157,7 @@ class Workspace:
         path = raw.strip().strip("`*'\"").strip().replace("\\", "/")
         while path.startswith("./"):
             path = path[2:]
-        if not path or path.startswith("/") or ".." in path.split("/") or ":" in path.split("/")[0]:
+        if not path or path.startswith(("/", "~")) or ".." in path.split("/") or ":" in path.split("/")[0]:
             raise ReplyParseError(f"{what} names {raw.strip()!r}: give a file path relative to the repository root")
         if path[:2] in ("a/", "b/") and (path[2:] in self.pr_paths or self.exists(path[2:]) or not self.exists(path)):
             path = path[2:]

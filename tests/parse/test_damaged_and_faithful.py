@@ -7,6 +7,7 @@ Outcome files are compared as bytes, after real ``git apply``.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -197,6 +198,23 @@ def test_a_whole_method_whose_name_two_classes_define_is_refused_not_put_in_the_
         parse_reply("patch", method, two.read, pr_diff=two.diff)
     two.parse_patch("m.py\n```python\nclass B:\n    def save(self):\n        return 3\n```\n")
     assert _bytes(two, "m.py") == (code.replace("return 2", "return 3") + "\n\nX = 1\n").encode()
+
+
+@pytest.mark.parametrize("named", ["/etc/passwd", "~/.bashrc", "/src/shop.py"])
+def test_a_block_naming_an_absolute_path_is_refused_by_name_not_applied_to_the_prs_only_file(
+    pr: PR, named: str
+) -> None:
+    """An absolute path was not read as a path at all, so the block went to the PR's only file."""
+    reply = FIX.replace("src/shop.py\n", f"{named}\n", 1)
+    with pytest.raises(ReplyParseError, match=f"names '{re.escape(named)}': give a file path relative to the"):
+        parse_reply("patch", reply, pr.read, pr_diff=pr.diff)
+
+
+def test_a_dotfile_path_line_is_read_as_the_blocks_file(tmp_path: Path) -> None:
+    """``.gitignore`` was not read as a path, so its block went to the PR's only file."""
+    two = make_pr(tmp_path, {".gitignore": "*.pyc\n", "app.py": "A = 1\n"}, {"app.py": "A = 2\n"})
+    two.parse_patch(".gitignore\n```\n<<<<<<< SEARCH\n*.pyc\n=======\n*.pyc\n.venv/\n>>>>>>> REPLACE\n```\n")
+    assert _bytes(two, ".gitignore") == b"*.pyc\n.venv/\n" and _bytes(two, "app.py") == b"A = 2\n"
 
 
 # --- review suggestions --------------------------------------------------------------------------------------------
