@@ -9,6 +9,7 @@ whatever the edit format (``Workspace.set_text``).
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Sequence
 
 from bot.errors import ReplyParseError
@@ -22,6 +23,11 @@ def _prefix(line: str) -> str:
 
 def style_of(lines: Sequence[str]) -> str | None:
     """``"\\t"`` when the indented lines mostly start with a tab, ``" "`` with a space; None: no indentation."""
+    return _style_of(tuple(lines))
+
+
+@functools.lru_cache(maxsize=8)  # asked again and again of one file's text while a reply's blocks go into it
+def _style_of(lines: tuple[str, ...]) -> str | None:
     tabs = sum(1 for line in lines if line.strip() and line.startswith(TAB))
     spaces = sum(1 for line in lines if line.strip() and line.startswith(SPACE))
     if not tabs and not spaces:
@@ -58,7 +64,13 @@ def to_style(lines: Sequence[str], style: str | None, file_unit: int) -> list[st
 
 def fit(lines: Sequence[str], file_lines: Sequence[str]) -> list[str]:
     """``lines`` in the indentation style of ``file_lines`` (the file they go into)."""
-    return to_style(lines, style_of(file_lines), space_unit(file_lines))
+    return to_style(lines, *_file_style(tuple(file_lines)))
+
+
+@functools.lru_cache(maxsize=8)
+def _file_style(file_lines: tuple[str, ...]) -> tuple[str | None, int]:
+    """A file's style and space unit, kept while block after block of one reply goes into the same text."""
+    return style_of(file_lines), space_unit(file_lines)
 
 
 def foreign(line: str, style: str | None) -> bool:

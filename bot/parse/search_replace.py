@@ -24,6 +24,8 @@ from bot.parse.workspace import (
     splice,
 )
 
+MAX_BLOCKS = 200
+
 # --- SEARCH/REPLACE blocks ---------------------------------------------------------------------------------------
 
 
@@ -65,6 +67,10 @@ def read_search_replace(lines: Sequence[str]) -> list[SearchReplace]:
 def apply_search_replace(space: Workspace, blocks: Sequence[SearchReplace]) -> None:
     """Apply blocks in order. A block without a path goes to the PR's only file, and only when no earlier block
     named another file: it never silently edits the previous block's file."""
+    if len(blocks) > MAX_BLOCKS:  # each block searches its file: thousands of them would hold a worker for minutes
+        raise ReplyParseError(
+            f"the reply holds {len(blocks)} SEARCH/REPLACE blocks, more than {MAX_BLOCKS}: send a smaller change"
+        )
     named: set[str] = set()
     for number, block in enumerate(blocks, start=1):
         what = f"SEARCH/REPLACE block {number}"

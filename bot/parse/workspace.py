@@ -8,6 +8,7 @@ first, then ignoring trailing whitespace, then ignoring indentation (re-indentin
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -88,13 +89,25 @@ def block_places(
     size = len(block)
     if size == 0 or size > len(lines):
         return 0, []
+    frozen = tuple(lines)
     for level, norm in enumerate(_NORMALIZERS[: loosest + 1]):
-        hay = [norm(line) for line in lines]
+        hay = _normalised(level, frozen)
         needle = [norm(line) for line in block]
-        found = [i for i in range(start, len(hay) - size + 1) if hay[i : i + size] == needle]
+        first = needle[0]  # only where the first line matches is the rest compared (a reply may hold many blocks)
+        found = [
+            i
+            for i in range(start, len(hay) - size + 1)
+            if hay[i] == first and all(hay[i + k] == needle[k] for k in range(1, size))
+        ]
         if found:
             return level, found
     return 0, []
+
+
+@functools.lru_cache(maxsize=8)
+def _normalised(level: int, lines: tuple[str, ...]) -> tuple[str, ...]:
+    """The file's lines under one level of matching, kept while the same text is searched block after block."""
+    return tuple(map(_NORMALIZERS[level], lines))
 
 
 def _indent_delta(file_lines: Sequence[str], block: Sequence[str]) -> int:

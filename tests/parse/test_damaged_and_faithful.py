@@ -217,6 +217,14 @@ def test_a_dotfile_path_line_is_read_as_the_blocks_file(tmp_path: Path) -> None:
     assert _bytes(two, ".gitignore") == b"*.pyc\n.venv/\n" and _bytes(two, "app.py") == b"A = 2\n"
 
 
+def test_a_reply_with_thousands_of_search_blocks_is_refused_before_any_is_searched(pr: PR) -> None:
+    """3,000 blocks on a 3,000-line file held the parser for close to a minute (each block searches the file)."""
+    block = "<<<<<<< SEARCH\n            t = t + item\n=======\n            t += item\n>>>>>>> REPLACE\n"
+    reply = "src/shop.py\n```python\n" + block * 3000 + "```\n"
+    with pytest.raises(ReplyParseError, match="holds 3000 SEARCH/REPLACE blocks, more than 200: send a smaller"):
+        parse_reply("patch", reply, pr.read, pr_diff=pr.diff)
+
+
 # --- review suggestions --------------------------------------------------------------------------------------------
 
 
