@@ -10,6 +10,7 @@ removes. Nothing here is taken from the model's own description of its change.
 
 from __future__ import annotations
 
+from bot.reporters.suggestions import code_span
 from bot.types import Finding, GateResult
 
 MAX_NAMED = 3
@@ -20,7 +21,8 @@ def _test_name(finding: Finding) -> str:
 
 
 def _named(items: list[str]) -> str:
-    shown = ", ".join(f"`{item}`" for item in items[:MAX_NAMED])
+    # a PR names its own tests and files: ``test_x[`<details>`]`` must stay inside its code span
+    shown = ", ".join(code_span(item) for item in items[:MAX_NAMED])
     more = len(items) - MAX_NAMED
     return shown + (f" and {more} more" if more > 0 else "")
 

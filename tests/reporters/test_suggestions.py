@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from markdown_it import MarkdownIt
+
 from bot.parse.diff import make_patch
+from bot.reporters.evidence import evidence_lines
 from bot.reporters.markers import MAX_COMMENT_CHARS, cap, fingerprint, fingerprints_in, is_review_for, is_summary
 from bot.reporters.suggestions import (
     block_lines,
@@ -16,7 +19,7 @@ from bot.reporters.suggestions import (
     plan_review,
     suggestion_block,
 )
-from bot.types import PostedComment, ReviewComment, Suggestion
+from bot.types import Finding, GateResult, PostedComment, ReviewComment, Suggestion
 
 HEAD = "b" * 40
 OLD = "".join(f"line {i}\n" for i in range(1, 21))
@@ -195,3 +198,14 @@ def test_no_fence_survives_in_a_comments_free_text() -> None:
         out = neutralise(text)
         assert "```" not in out.replace("\\`", "") and "~~~" not in out.replace("\\~", "")
         assert out.replace("\\", "") == text  # the words are all still there
+
+
+def test_a_hostile_test_id_or_file_name_in_the_evidence_stays_inside_its_code_span() -> None:
+    """A PR names its own tests (pytest keeps backticks and ``<`` in parametrize ids) and files; the evidence line
+    leads the review body, so ``test_x[`<details>`]`` must not open HTML that folds the rest of it away."""
+    test = Finding("tests/test_a.py", 0, "test", "tests/test_a.py::test_x[`<details>` @octocat]: failed")
+    ruff = Finding("src/``<pre>``.py", 3, "F401", "unused")
+    gates = (GateResult("tests", "pass", "", fixed=(test,)), GateResult("ruff", "pass", "", fixed=(ruff,)))
+    html = MarkdownIt("commonmark").render(" ".join(evidence_lines(gates)))
+    assert "<details" not in html and "<pre" not in html and html.count("<code>") == 2
+    assert "<code>tests/test_a.py::test_x[`&lt;details&gt;` @octocat]</code>" in html
