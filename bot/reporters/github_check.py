@@ -16,7 +16,7 @@ from bot.github.port import GitHubPort
 from bot.reporters.base import READ_ONLY_STATUSES, PostContext, ReportResult, conclusion_for, verdict_of
 from bot.reporters.github_summary import render_summary
 from bot.reporters.markers import MAX_CHECK_TEXT_CHARS, cap
-from bot.reporters.suggestions import Candidate, Provenance
+from bot.reporters.suggestions import Candidate, Provenance, shown
 from bot.types import Annotation, CheckRunRef, Outcome
 
 ANNOTATIONS_PER_REQUEST = 50
@@ -38,7 +38,7 @@ def _annotation(candidate: Candidate, title: str, inline: bool) -> Annotation:
         start_line=candidate.start_line or candidate.line,
         end_line=candidate.line,
         level="notice" if candidate.replacement is not None else "warning",
-        message=message[:_MAX_ANNOTATION_MESSAGE],
+        message=shown(message)[:_MAX_ANNOTATION_MESSAGE],  # Unicode text: a Latin-1 byte as U+FFFD
         title=title[:255],
     )
 

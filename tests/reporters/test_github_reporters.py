@@ -263,3 +263,7 @@ def test_a_suggestion_on_a_latin1_file_goes_to_the_summary_and_posting_does_not_
     assert "caf\ufffd 3" in summary  # shown, as Unicode text a JSON body can carry
     sent = fake.requests_to("POST", f"/repos/{REPO}/issues/7/comments")[0].body["body"]
     assert not re.search("[\ud800-\udfff]", sent), "a lone surrogate is not Unicode text"
+    CheckReporter(port).post(outcome, context)
+    [run] = fake.requests_to("POST", f"/repos/{REPO}/check-runs")
+    messages = [a["message"] for a in run.body["output"]["annotations"]]
+    assert any("caf\ufffd 3" in m for m in messages) and not re.search("[\ud800-\udfff]", "".join(messages))
