@@ -83,8 +83,14 @@ def _wait_port(port: int, timeout: float = 30) -> None:
     raise SystemExit(f"benchmark: nothing answered on port {port} within {timeout:.0f} s")
 
 
-def _request(body: bytes, port: int) -> bytes:
+_UNIQUE = b'"MDExOlB1bGxSZXF1ZXN0Mjc5MTQ3NDM3"'  # the PR's node_id in the recorded payload
+
+
+def _request(template: bytes, port: int) -> bytes:
+    """A new delivery: its own id, and its own bytes (a distinct node_id of the same length), so the server's replay
+    check (same body under another id) does not refuse it; signed as GitHub signs."""
     delivery = str(uuid.uuid4())
+    body = template.replace(_UNIQUE, b'"' + uuid.uuid4().hex.encode()[: len(_UNIQUE) - 2] + b'"', 1)
     head = (
         f"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
         f"User-Agent: GitHub-Hookshot/benchmark\r\nX-GitHub-Event: pull_request\r\nX-GitHub-Delivery: {delivery}\r\n"

@@ -13,8 +13,10 @@ redeliver by itself, FACTS.md §1.3). Every log line names the delivery.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -38,6 +40,28 @@ log = logging.getLogger("guardrail.server.webhook")
 
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB and does not deliver larger ones (FACTS.md §1.2)
 PROBE_CACHE_SECONDS = 30.0
+# X-GitHub-Delivery is a GUID (FACTS.md §1.2); anything else is refused before it becomes a key in the queue.
+_DELIVERY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# Events with a label of their own in the metrics; any other name counts as "other", so that requests nobody signed
+# cannot create one time series per made-up event name.
+KNOWN_EVENTS = frozenset(
+    {
+        "pull_request",
+        "issue_comment",
+        "check_run",
+        "check_suite",
+        "installation",
+        "installation_repositories",
+        "ping",
+        "push",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "pull_request_review_thread",
+        "issues",
+        "status",
+        "workflow_run",
+    }
+)
 
 
 class ProbeResult(Protocol):
@@ -96,7 +120,7 @@ def create_app(
             response, outcome = await _handle(request, delivery, event)
         finally:
             DELIVERY.reset(token)
-        metrics.deliveries.labels(event or "-", outcome).inc()
+        metrics.deliveries.labels(event if event in KNOWN_EVENTS else "other", outcome).inc()
         log.info(
             "%s %s -> %d %s",
             event or "-",
@@ -114,8 +138,9 @@ def create_app(
             return _answer(413, "too_large", f"over GitHub's {MAX_BODY_BYTES} byte limit"), "too_large"
         if not verify(secret, body, request.headers.get("x-hub-signature-256")):
             return _answer(401, "unsigned", "X-Hub-Signature-256 is missing or wrong"), "unsigned"
-        if not delivery or not event:
-            return _answer(400, "malformed", "X-GitHub-Delivery and X-GitHub-Event are required"), "malformed"
+        if not _DELIVERY_RE.fullmatch(delivery) or not event:
+            detail = "X-GitHub-Delivery (a GUID) and X-GitHub-Event are required"
+            return _answer(400, "malformed", detail), "malformed"
         if "json" not in request.headers.get("content-type", "application/json"):
             detail = "set the webhook's content type to application/json"
             return _answer(400, "malformed", detail), "malformed"
@@ -125,12 +150,15 @@ def create_app(
             return _answer(400, "malformed", str(exc)[:300]), "malformed"
         job = classified if isinstance(classified, Job) else None
         try:
-            accepted = queue.accept(delivery, job)
+            accepted = queue.accept(delivery, job, body_sha256=hashlib.sha256(body).hexdigest())
         except Exception as exc:  # the queue is down: say so, so GitHub shows a failed delivery to redeliver
             log.error("the queue could not be written: %s", exc, extra={"delivery_id": delivery})
             return _answer(503, "unavailable", "the job queue could not be written"), "unavailable"
         if accepted == "duplicate":
             return _answer(200, "duplicate", "this delivery was accepted before; it is not run again"), "duplicate"
+        if accepted == "replay":
+            detail = "this payload was accepted before under another delivery id; it is not run again"
+            return _answer(200, "replay", detail), "replay"
         if isinstance(classified, Ignored):
             outcome = "noted" if classified.reason.startswith("noted") else "ignored"
             return _answer(202, outcome, classified.message), outcome

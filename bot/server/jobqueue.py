@@ -4,6 +4,8 @@ keep, all in huey's own key-value storage so that SQLite and Redis run the same 
     delivery:<X-GitHub-Delivery>   written with put_if_empty before the job is enqueued: a redelivery finds it and
                                    is answered 200 without a second job (SQLite: INSERT OR ABORT on the primary
                                    key; Redis: HSETNX; both atomic across processes and machines)
+    body:<sha256 of the body>      the same for the signed bytes: the delivery id is not covered by the signature,
+                                   so a captured delivery replayed under a new id is refused as a replay
     head:<owner/name>#<number>     the PR head of the newest accepted pull_request delivery: a job for any other
                                    head is superseded (checked before it starts, at each step, before posting)
     claim:<delivery>:<attempt>     put_if_empty when a worker starts a job: no two workers run the same attempt
@@ -37,7 +39,7 @@ from bot.server.deliveries import Job
 
 log = logging.getLogger("guardrail.server.queue")
 
-Accepted = Literal["queued", "noted", "duplicate"]
+Accepted = Literal["queued", "noted", "duplicate", "replay"]
 Runner = Callable[[Job], None]
 DELIVERY_TTL = 7 * 24 * 3600.0  # GitHub lets a delivery be redelivered for 3 days (FACTS.md §1.3); keep a week
 QUEUE_NAME = "guardrail"
@@ -113,13 +115,16 @@ class JobQueue:
 
     # ---- the web side ----------------------------------------------------------------------------------------
 
-    def accept(self, delivery_id: str, job: Job | None) -> Accepted:
-        """Record the delivery, then enqueue its job (if any); "duplicate" when the delivery was seen before.
+    def accept(self, delivery_id: str, job: Job | None, *, body_sha256: str = "") -> Accepted:
+        """Record the delivery, then enqueue its job (if any); "duplicate" when the delivery was seen before,
+        "replay" when the same body came before under another delivery id.
 
         The delivery record and the job are written before this returns: the webhook answers 202 only after."""
         record = json.dumps({"at": self.clock(), "job": job is not None}).encode()
         if not self.storage.put_if_empty(f"delivery:{delivery_id}", record):
             return "duplicate"
+        if body_sha256 and not self.storage.put_if_empty(f"body:{body_sha256}", record):
+            return "replay"
         if job is None:
             return "noted"
         try:
@@ -130,6 +135,8 @@ class JobQueue:
             self.enqueue(job)
         except Exception:
             self.storage.delete_data(f"delivery:{delivery_id}")  # let GitHub's redelivery try again
+            if body_sha256:
+                self.storage.delete_data(f"body:{body_sha256}")
             raise
         return "queued"
 
@@ -229,6 +236,6 @@ class JobQueue:
                         extra={"delivery_id": again.delivery_id},
                     )
                 self.storage.delete_data(key)
-            elif key.startswith("delivery:") and json.loads(bytes(raw)).get("at", now) < now - DELIVERY_TTL:
+            elif key.startswith(("delivery:", "body:")) and json.loads(bytes(raw)).get("at", now) < now - DELIVERY_TTL:
                 self.storage.delete_data(key)
         return recovered

@@ -181,3 +181,27 @@ def test_healthz_is_503_when_the_queue_is_unreachable(tmp_path: Path) -> None:
             assert "queue unreachable" in health.json()["problems"][0]
             answer = deliver(url, "pull_request", payload("pull_request/opened.json"), "d-down")
             assert answer.status_code == 503  # GitHub records a failed delivery, which can be redelivered
+
+
+def test_a_captured_delivery_replayed_under_a_new_id_is_not_run_again(front: Front) -> None:
+    data = payload("pull_request/opened.json")
+    assert deliver(front.url, "pull_request", data, "d-original").status_code == 202
+    replay = deliver(front.url, "pull_request", data, "d-replayed-with-a-new-id")  # the id is not signed
+    assert replay.status_code == 200 and replay.json()["outcome"] == "replay"
+    assert [job.delivery_id for job in front.queue.pending_jobs()] == ["d-original"]
+
+
+def test_a_delivery_id_that_is_not_a_guid_is_refused_before_it_is_stored(front: Front) -> None:
+    data = payload("pull_request/opened.json")
+    for bad in ("x" * 500, "../../etc", "id with spaces"):
+        answer = deliver(front.url, "pull_request", data, bad)
+        assert answer.status_code == 400 and "X-GitHub-Delivery" in answer.json()["detail"]
+    assert stored(front.queue) == 0
+
+
+def test_made_up_event_names_do_not_become_metric_labels(front: Front) -> None:
+    for i in range(5):
+        deliver(front.url, f"made-up-{i}", {"action": "x"}, f"d-made-up-{i}", secret="wrong")
+    metrics = httpx.get(f"{front.url}/metrics").text
+    assert "made-up" not in metrics
+    assert 'guardrail_deliveries_total{event="other",outcome="unsigned"} 5.0' in metrics
