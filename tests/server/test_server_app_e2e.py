@@ -168,3 +168,21 @@ def test_two_workers_on_one_redis_queue_never_run_the_same_job(app: AppWorld, tm
         by_process = {id(p) for p in (first, second) for x in p.lines() if x["message"].startswith("job started")}
         assert len(by_process) == 2  # both machines took work
         app.stop()
+
+
+def test_github_failures_are_retried_then_said_in_the_summary(app: AppWorld) -> None:
+    app.world.ollama.default = Reply(REVIEW_WITH_FIX)
+    pull_path = f"/repos/{REPO}/pulls/{NUMBER}"
+    app.fake.fail_next("GET", pull_path, 502, body={"message": "Server Error"}, times=2)
+    app.serve(workers=1)
+
+    assert app.pull_request("opened", "d-flaky").status_code == 202
+    assert app.wait_finished("d-flaky") == "posted"  # two 502s, retried with backoff
+    assert posted(app) == (1, 1, 1)
+
+    app.fake.fail_next("GET", pull_path, 502, body={"message": "Server Error"}, times=5)  # more than the retries
+    app.world.push("README.md", "# mathkit again\n")
+    assert app.pull_request("synchronize", "d-down").status_code == 202
+    assert app.wait_finished("d-down", timeout=180) == "failed"
+    [summary] = app.fake.issue_comments(REPO, NUMBER)  # the same sticky comment, now saying why
+    assert "could not finish" in summary["body"] and "502" in summary["body"] and "d-down" in summary["body"]
