@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -71,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(os.environ, flags_of(args), need_secret=True)
     if not 0 < args.port < 65536:
         raise ConfigError(f"{args.port} is not a TCP port", where="--port")
-    if settings.workers:
+    made_dir = None
+    if settings.workers and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before prometheus_client is imported anywhere: the workers' metrics then show on this /metrics.
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="guardrail-metrics-"))
+        made_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="guardrail-metrics-")
     import uvicorn
 
     from bot.server import logs, runtime
@@ -95,4 +97,6 @@ def run(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 workers.kill()
                 workers.wait()
+        if made_dir is not None:
+            shutil.rmtree(made_dir, ignore_errors=True)
     return 0
