@@ -1,9 +1,10 @@
 """The job queue: huey (SqliteHuey on one machine, RedisHuey for ``redis://``), plus the few records huey does not
 keep, all in huey's own key-value storage so that SQLite and Redis run the same code:
 
-    delivery:<X-GitHub-Delivery>   written with put_if_empty before the job is enqueued: a redelivery finds it and
-                                   is answered 200 without a second job (SQLite: INSERT OR ABORT on the primary
-                                   key; Redis: HSETNX; both atomic across processes and machines)
+    delivery:<X-GitHub-Delivery>   written together with the job, only if absent: a redelivery finds it and is
+                                   answered 200 without a second job (SQLite: INSERT OR ABORT on the primary key,
+                                   in the job's transaction; Redis: HSETNX in the job's Lua script; both atomic
+                                   across processes and machines)
     body:<sha256 of the body>      the same for the signed bytes: the delivery id is not covered by the signature,
                                    so a captured delivery replayed under a new id is refused as a replay
     head:<owner/name>#<number>     the PR head of the newest accepted pull_request delivery: a job for any other
@@ -30,11 +31,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import TaskWrapper
-from huey.storage import SqliteStorage
+from huey.storage import RedisStorage, SqliteStorage
 
 from bot.server.deliveries import Job
 
@@ -102,6 +103,83 @@ def process_started(pid: int) -> str | None:
     return None if fields[0] in ("Z", "X") else fields[19]
 
 
+@dataclass(frozen=True)
+class _Writes:
+    """What accepting one delivery writes: its record, its body's hash, the PR's newest head, the task."""
+
+    delivery: str
+    record: bytes
+    body: str
+    head: tuple[str, str] | None
+    task: bytes | None
+
+
+class _Answer(Exception):
+    def __init__(self, answer: Accepted) -> None:
+        self.answer = answer
+
+
+def _accept_sqlite(storage: Any, w: _Writes) -> Accepted:
+    insert = "insert or abort into kv (queue, key, value) values (?, ?, ?)"
+    try:
+        with storage.db(commit=True) as curs:  # BEGIN EXCLUSIVE … COMMIT; any exception rolls everything back
+            unique: tuple[tuple[str, Accepted], ...] = ((w.delivery, "duplicate"), (w.body, "replay"))
+            for key, answer in unique:
+                if not key:
+                    continue
+                try:
+                    curs.execute(insert, (storage.name, key, w.record))
+                except storage.integrity_error:
+                    raise _Answer(answer) from None
+            if w.task is None:
+                return "noted"
+            if w.head is not None:
+                replace = "insert or replace into kv (queue, key, value) values (?, ?, ?)"
+                curs.execute(replace, (storage.name, w.head[0], w.head[1].encode()))
+            curs.execute("insert into task (queue, data, priority) values (?, ?, 0)", (storage.name, w.task))
+            return "queued"
+    except _Answer as answer:
+        return answer.answer
+
+
+_ACCEPT_LUA = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 'duplicate' end
+if ARGV[3] ~= '' and redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[2]) == 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 'replay'
+end
+if ARGV[6] == '' then return 'noted' end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) end
+redis.call('LPUSH', KEYS[2], ARGV[6])
+return 'queued'
+"""
+
+
+def _accept_redis(storage: Any, w: _Writes) -> Accepted:
+    script = getattr(storage, "_guardrail_accept", None)
+    if script is None:
+        script = storage._guardrail_accept = storage.conn.register_script(_ACCEPT_LUA)
+    head_key, head = w.head or ("", "")
+    args = [w.delivery, w.record, w.body, head_key, head, w.task or b""]
+    answer = script(keys=[storage.result_key, storage.queue_key], args=args)
+    return cast(Accepted, answer.decode() if isinstance(answer, bytes) else answer)
+
+
+def _accept_steps(storage: Any, w: _Writes) -> Accepted:
+    """Any other huey storage: the same writes one by one (a crash between them can leave a record without a job)."""
+    if not storage.put_if_empty(w.delivery, w.record):
+        return "duplicate"
+    if w.body and not storage.put_if_empty(w.body, w.record):
+        storage.delete_data(w.delivery)
+        return "replay"
+    if w.task is None:
+        return "noted"
+    if w.head is not None:
+        storage.put_data(w.head[0], w.head[1].encode())
+    storage.enqueue(w.task)
+    return "queued"
+
+
 class JobQueue:
     """Accepts deliveries (web side) and runs jobs (worker side) over one huey instance."""
 
@@ -126,29 +204,26 @@ class JobQueue:
     # ---- the web side ----------------------------------------------------------------------------------------
 
     def accept(self, delivery_id: str, job: Job | None, *, body_sha256: str = "") -> Accepted:
-        """Record the delivery, then enqueue its job (if any); "duplicate" when the delivery was seen before,
-        "replay" when the same body came before under another delivery id.
+        """Record the delivery and enqueue its job (if any) in one atomic step; "duplicate" when the delivery was
+        seen before, "replay" when the same body came before under another delivery id.
 
-        The delivery record and the job are written before this returns: the webhook answers 202 only after."""
-        record = json.dumps({"at": self.clock(), "job": job is not None}).encode()
-        if not self.storage.put_if_empty(f"delivery:{delivery_id}", record):
-            return "duplicate"
-        if body_sha256 and not self.storage.put_if_empty(f"body:{body_sha256}", record):
-            return "replay"
-        if job is None:
-            return "noted"
-        try:
-            if job.event == "pull_request" and job.head_sha:
-                self.storage.put_data(f"head:{job.pr_key}", job.head_sha.encode())
-            elif job.head_sha is None:
-                job = job.with_head(self.known_head(job))
-            self.enqueue(job)
-        except Exception:
-            self.storage.delete_data(f"delivery:{delivery_id}")  # let GitHub's redelivery try again
-            if body_sha256:
-                self.storage.delete_data(f"body:{body_sha256}")
-            raise
-        return "queued"
+        Everything is written before this returns (the webhook answers 202 only after), and all or nothing is
+        written: SQLite does it in one transaction, Redis in one Lua script (``EVALSHA``, atomic on the server);
+        another huey storage gets the same steps one by one."""
+        if job is not None and job.event != "pull_request" and job.head_sha is None:
+            job = job.with_head(self.known_head(job))  # a slash command: the head the server saw last
+        writes = _Writes(
+            delivery=f"delivery:{delivery_id}",
+            record=json.dumps({"at": self.clock(), "job": job is not None}).encode(),
+            body=f"body:{body_sha256}" if body_sha256 else "",
+            head=(f"head:{job.pr_key}", job.head_sha) if job and job.event == "pull_request" and job.head_sha else None,
+            task=self.huey.serialize_task(self._task.s(job.as_dict())) if job is not None else None,
+        )
+        if isinstance(self.storage, SqliteStorage):
+            return _accept_sqlite(self.storage, writes)
+        if isinstance(self.storage, RedisStorage):
+            return _accept_redis(self.storage, writes)
+        return _accept_steps(self.storage, writes)
 
     def enqueue(self, job: Job) -> None:
         self.huey.enqueue(self._task.s(job.as_dict()))
