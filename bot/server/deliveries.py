@@ -37,9 +37,12 @@ class Job:
     purpose: Purpose
     installation_id: int | None
     clone_url: str
-    head_sha: str | None = None
+    head_sha: str | None = None  # the commit to gate; None for a slash command until the worker decides
     requested_by: str | None = None
     comment_id: int | None = None
+    comment_at: str | None = None  # ISO 8601: when the slash command was written (comment.created_at)
+    named_sha: str | None = None  # the commit a `/guardrail patch <sha>` comment names
+    seen_head: str | None = None  # the PR's newest head the server knew when it accepted the delivery
     attempt: int = 0  # 0 first; +1 each time a job whose worker died is run again
 
     @property
@@ -59,6 +62,9 @@ class Job:
 
     def with_head(self, head_sha: str | None) -> Job:
         return replace(self, head_sha=head_sha)
+
+    def with_seen_head(self, seen_head: str | None) -> Job:
+        return replace(self, seen_head=seen_head)
 
     def retried(self) -> Job:
         return replace(self, attempt=self.attempt + 1)
@@ -165,6 +171,9 @@ def _job_for_pull_event(
         head_sha=parsed.pull.head_sha if parsed.pull else None,
         requested_by=parsed.requested_by,
         comment_id=comment_id,
+        comment_at=parsed.comment_at.isoformat() if parsed.comment_at else None,
+        named_sha=parsed.named_sha,
+        seen_head=parsed.pull.head_sha if parsed.pull else None,
     )
 
 

@@ -7,8 +7,9 @@ keep, all in huey's own key-value storage so that SQLite and Redis run the same 
                                    across processes and machines)
     body:<sha256 of the body>      the same for the signed bytes: the delivery id is not covered by the signature,
                                    so a captured delivery replayed under a new id is refused as a replay
-    head:<owner/name>#<number>     the PR head of the newest accepted pull_request delivery: a job for any other
-                                   head is superseded (checked before it starts, at each step, before posting)
+    head:<owner/name>#<number>     the PR head of the newest accepted pull_request delivery; a job remembers the
+                                   one it was accepted under (``seen_head``) and is superseded when it changes
+                                   (checked before it starts, at each step, before posting)
     claim:<delivery>:<attempt>     put_if_empty when a worker starts a job: no two workers run the same attempt
     running:<delivery>:<attempt>   the job, its worker (host, pid) and a lease the worker renews while it runs
     done:<delivery>                the job finished (ran, was superseded, or was refused)
@@ -210,8 +211,8 @@ class JobQueue:
         Everything is written before this returns (the webhook answers 202 only after), and all or nothing is
         written: SQLite does it in one transaction, Redis in one Lua script (``EVALSHA``, atomic on the server);
         another huey storage gets the same steps one by one."""
-        if job is not None and job.event != "pull_request" and job.head_sha is None:
-            job = job.with_head(self.known_head(job))  # a slash command: the head the server saw last
+        if job is not None and job.event != "pull_request":
+            job = job.with_seen_head(self.known_head(job))  # the newest push so far: a later one supersedes the job
         writes = _Writes(
             delivery=f"delivery:{delivery_id}",
             record=json.dumps({"at": self.clock(), "job": job is not None}).encode(),
@@ -253,14 +254,11 @@ class JobQueue:
         self._runner = runner
 
     def ensure_current(self, job: Job) -> None:
-        """Raise Superseded when a newer push was accepted for the job's PR."""
+        """Raise Superseded when a push was accepted for the job's PR after the job's delivery."""
         head = self.known_head(job)
-        if head is not None and job.head_sha is not None and head != job.head_sha:
-            raise Superseded(f"{job.pr_key} moved on to {head[:12]}; this job was for {job.head_sha[:12]}")
-
-    def note_head(self, job: Job, head_sha: str) -> None:
-        """Remember a head learnt from GitHub when no pull_request delivery named one yet."""
-        self.storage.put_if_empty(f"head:{job.pr_key}", head_sha.encode())
+        expected = job.seen_head or job.head_sha
+        if head is not None and expected is not None and head != expected:
+            raise Superseded(f"{job.pr_key} moved on to {head[:12]} after this job's delivery (at {expected[:12]})")
 
     def _execute(self, data: dict[str, Any]) -> None:
         job = Job.from_dict(data)

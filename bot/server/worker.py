@@ -17,13 +17,15 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from bot.errors import GitHubError, GuardrailError
 from bot.github import action_git
 from bot.github.action import WRITERS, compute_outcome_in, post_context, post_to_github
 from bot.github.action_settings import DEFAULT_MAX_INLINE
+from bot.github.comment_head import head_at_comment_time
 from bot.github.port import GitHubPort
 from bot.reporters.markers import SUMMARY_MARKER, is_summary, purpose_marker
 from bot.server.deliveries import Job
@@ -31,6 +33,7 @@ from bot.server.jobqueue import JobQueue, Superseded
 from bot.server.logs import DELIVERY
 from bot.server.metrics import Metrics
 from bot.server.settings import ServerSettings
+from bot.types import PullInfo
 
 log = logging.getLogger("guardrail.server.worker")
 
@@ -61,6 +64,10 @@ def run_job(job: Job, deps: WorkerDeps) -> str:
     except Superseded as exc:
         outcome = "superseded"
         log.info("job superseded, nothing posted: %s", exc)
+    except _NothingGated as exc:
+        outcome = "skipped"
+        log.info("nothing gated: %s", exc)
+        _tell(job, deps, f"**Guardrail**: {exc}.")
     except GuardrailError as exc:
         log.error("job failed: %s", exc)
         _give_up(job, deps, str(exc))
@@ -84,17 +91,16 @@ def _run(job: Job, deps: WorkerDeps) -> str:
     port = deps.port_factory(token)
     if job.requested_by is not None and not _may_write(port, job):
         return "refused"
-    pull = port.get_pull(job.repo, job.number)
-    if job.head_sha is None:  # a slash command before the server saw any push of this PR
-        queue.note_head(job, pull.head_sha)
-        job = job.with_head(pull.head_sha)
-    queue.ensure_current(job)
-    if pull.head_sha != job.head_sha:
-        raise Superseded(f"GitHub says {job.pr_key} is at {pull.head_sha[:12]}, this job was for {job.head_sha}")
+    current = port.get_pull(job.repo, job.number)
+    if job.head_sha is not None and current.head_sha != job.head_sha:
+        raise Superseded(f"GitHub says {job.pr_key} is at {current.head_sha[:12]}, this job was for {job.head_sha}")
     with tempfile.TemporaryDirectory(prefix="guardrail-job-", dir=deps.workdir) as tmp:
         checkout = Path(tmp) / "checkout"
         action_git.init_checkout(checkout, _clone_url(job, deps.settings))
-        action_git.ensure_commits(checkout, pull, token)
+        action_git.ensure_commits(checkout, current, token)
+        pull, notes, stale = _target(job, current, checkout)
+        job = job.with_head(pull.head_sha)
+        queue.ensure_current(job)
 
         def step(message: str) -> None:
             log.info("%s", message)
@@ -103,9 +109,12 @@ def _run(job: Job, deps: WorkerDeps) -> str:
         outcome = compute_outcome_in(
             checkout, pull, job.purpose, admin_policy=deps.settings.admin_policy, env=deps.env, progress=step
         )
+        outcome = replace(outcome, notes=(*notes, *outcome.notes))
+        # GitHub serves only the current head's diff; an older head the comment named gets git's
+        diff = action_git.pull_diff(checkout, pull) if stale else port.get_pull_diff(job.repo, job.number)
     deps.metrics.record_outcome(outcome)
     queue.ensure_current(job)
-    context = post_context(pull, port.get_pull_diff(job.repo, job.number), outcome, DEFAULT_MAX_INLINE, "rejected")
+    context = post_context(pull, diff, outcome, DEFAULT_MAX_INLINE, "rejected")
     results, refused = post_to_github(port, outcome, context, before_each=lambda: queue.ensure_current(job))
     for result in results:
         log.info("%s: %s", result.reporter, result.detail)
@@ -113,6 +122,30 @@ def _run(job: Job, deps: WorkerDeps) -> str:
         log.error("GitHub refused the App's writes: check its permissions (examples/app/manifest.json)")
         return "failed"
     return "posted"
+
+
+def _target(job: Job, current: PullInfo, checkout: Path) -> tuple[PullInfo, tuple[str, ...], bool]:
+    """The PR at the head to gate, the notes about that head, and whether it is older than the current head.
+
+    A pull_request or check_run job gates its own head. A slash command gates the head as it was when the comment was
+    written, or the commit it names (``bot.github.comment_head``, shared with the Action); when that cannot be known,
+    nothing is gated and the writer is told why (``_NothingGated``)."""
+    if job.comment_at is None:
+        return current, (), False
+    chosen = head_at_comment_time(
+        command=job.purpose,
+        comment_at=datetime.fromisoformat(job.comment_at),
+        current=current,
+        named_sha=job.named_sha,
+        lookup=lambda named: action_git.commit_of_pull(checkout, named, current),
+    )
+    if chosen.sha is None:
+        raise _NothingGated(chosen.note)
+    return replace(current, head_sha=chosen.sha), (chosen.note,), chosen.stale
+
+
+class _NothingGated(Exception):
+    """A slash command whose head cannot be known: the writer is told, nothing runs."""
 
 
 def _clone_url(job: Job, settings: ServerSettings) -> str:
@@ -140,6 +173,15 @@ def _may_write(port: GitHubPort, job: Job) -> bool:
     port.create_issue_comment(job.repo, job.number, body)
     log.info("refused /guardrail %s from %s (%s access)", job.purpose, user, permission)
     return False
+
+
+def _tell(job: Job, deps: WorkerDeps, body: str) -> None:
+    """A short conversation comment for the writer of a slash command (failures are logged)."""
+    try:
+        if job.installation_id is not None:
+            deps.port_factory(deps.tokens(job.installation_id)).create_issue_comment(job.repo, job.number, body)
+    except GuardrailError as exc:
+        log.error("could not comment on the pull request: %s", exc)
 
 
 def _give_up(job: Job, deps: WorkerDeps, reason: str) -> None:

@@ -5,6 +5,7 @@ of the recorded payloads, and `guardrail serve` / `guardrail worker` as real pro
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,11 +87,15 @@ class AppWorld:
         data["pull_request"]["number"] = data["number"] = NUMBER
         return deliver(self.url, "pull_request", data, delivery)
 
-    def comment(self, body: str, login: str, delivery: str, comment_id: int = 77) -> httpx.Response:
+    def comment(
+        self, body: str, login: str, delivery: str, comment_id: int = 77, at: str | None = None
+    ) -> httpx.Response:
+        """A ``/guardrail`` comment written ``at`` (ISO 8601; default: now, as GitHub stamps a new comment)."""
         data = payload("issue_comment/created.with-installation.json")
         data["issue"]["number"] = NUMBER
         data["issue"]["pull_request"] = {"url": f"{data['repository']['url']}/pulls/{NUMBER}"}
-        data["comment"] |= {"body": body, "id": comment_id}
+        written = at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        data["comment"] |= {"body": body, "id": comment_id, "created_at": written, "updated_at": written}
         data["comment"]["user"]["login"] = login
         return deliver(self.url, "issue_comment", data, delivery)
 

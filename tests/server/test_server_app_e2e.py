@@ -186,3 +186,23 @@ def test_github_failures_are_retried_then_said_in_the_summary(app: AppWorld) -> 
     assert app.wait_finished("d-down", timeout=180) == "failed"
     [summary] = app.fake.issue_comments(REPO, NUMBER)  # the same sticky comment, now saying why
     assert "could not finish" in summary["body"] and "502" in summary["body"] and "d-down" in summary["body"]
+
+
+def test_a_writers_slash_command_gates_the_head_of_its_time_and_not_a_later_push(app: AppWorld) -> None:
+    app.fake.set_permission(REPO, "maintainer", "write")
+    app.world.ollama.default = Reply(REVIEW_WITH_FIX)
+    app.serve(workers=1)
+    written = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))  # a comment from before the push
+
+    assert app.comment("/guardrail review", "maintainer", "d-cmd", comment_id=5).status_code == 202
+    assert app.wait_finished("d-cmd") == "posted"
+    assert [r["commit_id"] for r in app.fake.reviews(REPO, NUMBER)] == [app.world.head]
+
+    time.sleep(1.1)  # GitHub's times have whole seconds
+    new_head = app.world.push("README.md", "# mathkit, after the comment\n")
+    late = app.comment("/guardrail patch", "maintainer", "d-late", comment_id=6, at=written)
+    assert late.status_code == 202
+    assert app.wait_finished("d-late") == "skipped"
+    note = app.fake.issue_comments(REPO, NUMBER)[-1]["body"]
+    assert "nothing was gated" in note and new_head[:12] in note
+    assert len(app.fake.reviews(REPO, NUMBER)) == 1
