@@ -26,6 +26,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     field_validator,
     model_validator,
@@ -34,9 +35,10 @@ from pydantic_core import PydanticCustomError
 
 from bot.errors import ConfigError
 from bot.models.keys import GITHUB_TOKEN_NAMES, GITHUB_TOKEN_PREFIXES, github_token_reason
-from bot.models.templates import TEMPLATES
 from bot.policy_problems import Lines, Problem, problem_at, raise_problems, text_problems
-from bot.types import PURPOSES, Location, ModelSpec, Purpose
+from bot.templates import BUILTINS
+from bot.templates.jinja import compile_template
+from bot.types import PURPOSES, Location, ModelSpec, Purpose, TemplateConfig
 from bot.yaml_text import read_config_file
 
 ADMIN_POLICY_ENV = "GUARDRAIL_ADMIN_POLICY"
@@ -44,6 +46,7 @@ ACTION_INPUT = "admin-policy"
 
 Backend = Literal["openai", "ollama", "anthropic", "llamacpp"]
 URL_BACKENDS: tuple[str, ...] = ("openai", "ollama", "anthropic")
+TEMPLATE_BACKENDS: tuple[str, ...] = ("openai", "ollama", "llamacpp")  # the ones that can take a raw prompt
 _URL_PATTERN = r"^https?://[^\s/@]+([/?#]\S*)?$"
 _ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
@@ -78,6 +81,107 @@ class Price(_Strict):
 
     input: float = Field(ge=0, description="US dollars per million prompt (input) tokens.")
     output: float = Field(ge=0, description="US dollars per million completion (output) tokens.")
+
+
+def _builtin_names() -> list[JsonValue]:
+    return list(sorted(BUILTINS))
+
+
+def _name_or_pin(schema: dict[str, JsonValue]) -> None:
+    """The schema of ``template`` also takes the built-in name shorthand (``template: chatml``)."""
+    choices = schema["anyOf"]
+    assert isinstance(choices, list)
+    choices.insert(0, {"type": "string", "enum": _builtin_names()})
+
+
+class TemplatePin(_Strict):
+    """A model's chat template, pinned: Guardrail renders it and sends the prompt raw. Exactly one source."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    name: str | None = Field(None, description="A built-in template.", json_schema_extra={"enum": _builtin_names()})
+    file: str | None = Field(
+        None, description="A Jinja file; a relative path is relative to the admin policy file's directory."
+    )
+    jinja: str | None = Field(None, description="The Jinja template text, inline.")
+    from_: Literal["runtime"] | None = Field(
+        None,
+        alias="from",
+        description="runtime: the template the model carries (a GGUF's tokenizer.chat_template; an HTTP server "
+        "applies its own and `guardrail template-check` compares it).",
+    )
+    bos_token: str | None = Field(None, description="The BOS token text (default: the GGUF's, else the built-in's).")
+    eos_token: str | None = Field(None, description="The EOS token text (default: the GGUF's, else the built-in's).")
+    add_bos: bool | None = Field(
+        None, description="Does the runtime prepend BOS to a raw prompt (default: the GGUF's add_bos_token)."
+    )
+    stop: list[str] = Field(default_factory=list, description="Strings that end a reply (default: the EOS token).")
+
+    @field_validator("name")
+    @classmethod
+    def _known_name(cls, name: str | None) -> str | None:
+        if name is not None and name not in BUILTINS:
+            known = ", ".join(sorted(BUILTINS))
+            raise PydanticCustomError("template", "unknown chat template; known: {known}", {"known": known})
+        return name
+
+    @field_validator("jinja")
+    @classmethod
+    def _parses(cls, text: str | None) -> str | None:
+        if text is not None:
+            try:
+                compile_template(text)
+            except ConfigError as exc:
+                raise PydanticCustomError("jinja", "{message}", {"message": str(exc)}) from None
+        return text
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TemplatePin:
+        given = [key for key in ("name", "file", "jinja", "from_") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "template_source", "give exactly one of name, file, jinja or from: runtime (got {n})", {"n": len(given)}
+            )
+        return self
+
+    def read_file(self, base_dir: Path | None, key: str) -> TemplatePin:
+        """This pin with ``file``'s text in ``jinja``, read once when the policy is loaded (so what runs is what was
+        checked). A relative path is relative to ``base_dir``, the policy file's directory; a policy that is not a
+        file (inline YAML, read from git) must inline the template or give an absolute path. ``ConfigError`` naming
+        the file when it cannot be read or does not parse."""
+        if self.file is None:
+            return self
+        path = Path(os.path.expanduser(self.file))
+        if not path.is_absolute():
+            if base_dir is None:
+                raise ConfigError(
+                    f"{self.file!r} is relative, but this policy is not read from a file; give an absolute path or "
+                    "inline the template with jinja:",
+                    key=key,
+                )
+            path = base_dir / path
+        try:
+            text = read_config_file(path, str(path), "chat template")  # bounded: /dev/zero is an error, not a hang
+        except ConfigError as exc:
+            raise ConfigError(str(exc), key=key) from exc
+        try:
+            compile_template(text)
+        except ConfigError as exc:
+            raise ConfigError(str(exc), where=str(path), key=key) from exc
+        return self.model_copy(update={"jinja": text})
+
+    def config(self) -> TemplateConfig:
+        """The pinned template as a value (``read_file`` has filled ``jinja`` for a ``file``)."""
+        return TemplateConfig(
+            name=self.name,
+            jinja=self.jinja,
+            file=self.file,
+            runtime=self.from_ == "runtime",
+            bos_token=self.bos_token,
+            eos_token=self.eos_token,
+            add_bos=self.add_bos,
+            stop=tuple(self.stop),
+        )
 
 
 class ModelEntry(_Strict):
@@ -123,10 +227,12 @@ class ModelEntry(_Strict):
     retries: int = Field(2, ge=0, le=10, description="Further tries of a request that failed.")
     temperature: float = Field(0, ge=0, le=2, description="Sampling temperature; 0 for repeatable replies.")
     seed: int = Field(0, description="Sampling seed, for backends that accept one.")
-    template: str | None = Field(
+    template: TemplatePin | None = Field(
         None,
-        description="Chat template name, for backends that take raw prompts (llamacpp).",
-        json_schema_extra={"enum": [*sorted(TEMPLATES), None]},
+        description="Pin the chat template (openai, ollama, llamacpp): a built-in name (chatml, llama3, mistral) or "
+        "{name|file|jinja|from: runtime, bos_token, eos_token, add_bos, stop}. Guardrail then renders the prompt "
+        "and sends it raw. Default: the server's own template (llamacpp: the GGUF's).",
+        json_schema_extra=_name_or_pin,
     )
 
     price: Price | None = Field(
@@ -161,13 +267,10 @@ class ModelEntry(_Strict):
             )
         return name
 
-    @field_validator("template")
+    @field_validator("template", mode="before")
     @classmethod
-    def _known_template(cls, name: str | None) -> str | None:
-        if name is not None and name not in TEMPLATES:
-            known = ", ".join(sorted(TEMPLATES))
-            raise PydanticCustomError("template", "unknown chat template; known: {known}", {"known": known})
-        return name
+    def _name_shorthand(cls, value: object) -> object:
+        return {"name": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelEntry:
@@ -178,6 +281,12 @@ class ModelEntry(_Strict):
         if self.backend in URL_BACKENDS and not self.model:
             raise PydanticCustomError(
                 "model_required", "backend '{backend}' needs a 'model' id", {"backend": self.backend}
+            )
+        if self.template is not None and self.backend not in TEMPLATE_BACKENDS:
+            raise PydanticCustomError(
+                "template_backend",
+                "backend '{backend}' takes no raw prompt, so it cannot use a pinned template",
+                {"backend": self.backend},
             )
         if self.max_output_tokens >= self.context_length:
             raise PydanticCustomError(
@@ -199,7 +308,7 @@ class ModelEntry(_Strict):
             retries=self.retries,
             temperature=self.temperature,
             seed=self.seed,
-            template=self.template,
+            template=self.template.config() if self.template is not None else None,
         )
 
 
@@ -350,12 +459,29 @@ def admin_policy_problems(text: str, where: str) -> tuple[AdminPolicy | None, li
     return policy, problems
 
 
-def load_admin_policy_text(text: str, where: str) -> AdminPolicy:
-    """Parse and validate an admin policy; a ConfigError lists every problem with file:line and key path."""
+def load_admin_policy_text(text: str, where: str, base_dir: Path | None = None) -> AdminPolicy:
+    """Parse and validate an admin policy; a ConfigError lists every problem with file:line and key path.
+
+    Template files are read now, relative to ``base_dir`` (the policy file's directory; None for a policy that is
+    not a file, which must then give absolute paths)."""
     policy, problems = admin_policy_problems(text, where)
     raise_problems(problems)
     assert policy is not None  # no problems means a policy
-    return policy
+    return read_template_files(policy, where, base_dir)
+
+
+def read_template_files(policy: AdminPolicy, where: str, base_dir: Path | None) -> AdminPolicy:
+    """``policy`` with every model's template ``file`` read into its ``jinja``."""
+    models = dict(policy.models)
+    for name, entry in policy.models.items():
+        if entry.template is not None and entry.template.file is not None:
+            key = f"models.{name}.template.file"
+            try:
+                pin = entry.template.read_file(base_dir, key)
+            except ConfigError as exc:
+                raise ConfigError(str(exc), where=where) from exc
+            models[name] = entry.model_copy(update={"template": pin})
+    return policy.model_copy(update={"models": models})
 
 
 def _read(path: Path, where: str) -> str:
@@ -377,7 +503,8 @@ def load_admin_policy(path: Path | None, env: Mapping[str, str]) -> AdminPolicy:
     source = admin_policy_source(path, env)
     if source is None:
         return default_admin_policy()
-    return load_admin_policy_text(*source)
+    text, where = source
+    return load_admin_policy_text(text, where, Path(where).parent)
 
 
 def admin_policy_from_input(value: str, workspace: Path) -> AdminPolicy:
@@ -398,5 +525,5 @@ def admin_policy_from_input(value: str, workspace: Path) -> AdminPolicy:
                     f"no such file {str(path)!r}; give a path relative to the workspace, or inline YAML",
                     where=f"input {ACTION_INPUT}",
                 )
-            return load_admin_policy_text(_read(path, where), where)
+            return load_admin_policy_text(_read(path, where), where, path.parent)
     return load_admin_policy_text(value, f"input {ACTION_INPUT}")

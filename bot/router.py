@@ -25,7 +25,6 @@ from pathlib import Path
 from bot.errors import ContextOverflow, GateError, ModelError, ReplyParseError
 from bot.models.base import ChatModel
 from bot.models.context import budget
-from bot.models.templates import template_hash
 from bot.parse import ParseResult, parse_reply
 from bot.parse.effective import gated
 from bot.prompts import build_messages, prompt_hash
@@ -133,8 +132,8 @@ def try_candidate(spec: ModelSpec, job: Job, factory: ModelFactory) -> Tried:
     except ModelError as exc:
         return done("error", f"error: {type(exc).__name__}: {exc}")
     try:
-        if model.template_name:
-            tally.template = f"{model.template_name} sha256:{template_hash(model.template_name)[:12]}"
+        if model.template is not None:
+            tally.template = model.template.provenance
         try:
             parsed = _ask(model, spec, job, tally)
         except ContextOverflow as exc:
@@ -251,8 +250,11 @@ def _ask(model: ChatModel, spec: ModelSpec, job: Job, tally: _Tally) -> ParseRes
 
 
 def _complete(model: ChatModel, spec: ModelSpec, messages: tuple[ChatMessage, ...], tally: _Tally) -> Completion:
+    """The reply. ``prompt_sha256`` is the hash of the exact prompt text when Guardrail rendered it, else of the
+    messages (the server rendered them)."""
     tally.prompt_sha256 = prompt_hash(messages)
     completion = model.complete(messages, max_tokens=spec.max_output_tokens)
+    tally.prompt_sha256 = completion.prompt_sha256 or tally.prompt_sha256
     tally.tokens += completion.tokens
     tally.reply_sha256 = hashlib.sha256(completion.text.encode()).hexdigest()
     tally.replies.append(completion.text)

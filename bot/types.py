@@ -178,6 +178,25 @@ class Suggestion:
 
 
 @dataclass(frozen=True)
+class TemplateConfig:
+    """A model's chat template as the admin's policy pins it (``template:`` of a model).
+
+    Exactly one source: ``name`` (a built-in: chatml, llama3, mistral), ``jinja`` (the template text, inline or read
+    from ``file`` when the policy was loaded), or ``runtime`` (the template the GGUF or the server carries). The
+    special tokens and stops override what the source says (``None`` / empty: keep it).
+    """
+
+    name: str | None = None
+    jinja: str | None = None
+    file: str | None = None  # where ``jinja`` was read from, as written in the policy (for the label)
+    runtime: bool = False
+    bos_token: str | None = None
+    eos_token: str | None = None
+    add_bos: bool | None = None  # True: the runtime prepends BOS to a raw prompt (GGUF tokenizer.ggml.add_bos_token)
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One model the admin's policy names: how to reach it and where the code goes when it is asked."""
 
@@ -193,7 +212,7 @@ class ModelSpec:
     retries: int = 2
     temperature: float = 0.0
     seed: int = 0
-    template: str | None = None  # chat template name for backends that take raw prompts
+    template: TemplateConfig | None = None  # the pinned chat template; None: the backend's default
 
 
 @dataclass(frozen=True)
@@ -212,6 +231,7 @@ class Completion:
     seconds: float = 0.0
     model: str = ""  # what the server says answered
     finish_reason: str = ""
+    prompt_sha256: str = ""  # sha256 of the exact prompt text sent, when Guardrail rendered it (raw prompts only)
 
     @property
     def tokens(self) -> int:

@@ -25,7 +25,7 @@ from bot.policy import (
     resolve,
     schema_text,
 )
-from bot.types import Purpose, Resolution
+from bot.types import Purpose, Resolution, TemplateConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "policies"
@@ -266,7 +266,7 @@ def test_model_spec_carries_every_setting() -> None:
     (spec,) = _resolve(load_admin_policy_text(text, "a.yml"), None, "x/y").candidates
     assert (spec.name, spec.backend, spec.model, spec.url) == ("m", "ollama", "q:7b", "http://127.0.0.1:11434")
     assert (spec.context_length, spec.max_output_tokens, spec.timeout, spec.retries) == (4096, 256, 30, 0)
-    assert (spec.temperature, spec.seed, spec.template) == (0.2, 7, "chatml")
+    assert (spec.temperature, spec.seed, spec.template) == (0.2, 7, TemplateConfig(name="chatml"))
 
 
 # --- the embedded default and where the policy comes from ----------------------------------------------------

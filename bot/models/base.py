@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.types import ChatMessage, Completion, ModelSpec
+
+if TYPE_CHECKING:
+    from bot.templates import ChatTemplate
 
 # Characters per token for the estimate HTTP backends use. Real tokenizers give ~3.5-4.5 characters per token on
 # English and code; dividing by 3.5 (and rounding up) over-counts slightly, so a prompt we say fits does fit.
@@ -26,12 +29,14 @@ CHARS_PER_TOKEN = 3.5
 class ChatModel(Protocol):
     """A chat model Guardrail can ask for a review or a patch.
 
-    ``template_name`` is the chat template Guardrail renders itself (``llamacpp``); ``None`` when the server applies
-    the model's own template (every HTTP backend).
+    ``template`` is the chat template Guardrail renders itself and sends as a raw prompt (always for ``llamacpp``;
+    for ``openai`` and ``ollama`` when the policy pins one); ``None`` when the server applies its own template.
+    ``exact_tokens`` is True when ``count_tokens`` is the model's own tokenizer, not an estimate.
     """
 
     spec: ModelSpec
-    template_name: str | None
+    template: ChatTemplate | None
+    exact_tokens: bool
 
     def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None) -> Completion:
         """Ask for one reply; ``max_tokens`` defaults to ``spec.max_output_tokens``.
@@ -42,7 +47,8 @@ class ChatModel(Protocol):
         ...
 
     def count_tokens(self, text: str) -> int:
-        """Tokens in ``text``: exact for llamacpp (its tokenizer), a conservative estimate for HTTP backends."""
+        """Tokens in ``text`` (special markers count as one): exact for llamacpp (its tokenizer), a conservative
+        estimate for HTTP backends."""
         ...
 
     def close(self) -> None:

@@ -4,9 +4,10 @@ The contract with the prompt builder (``bot.prompts``):
 
 1. ``budget(model, reserve_output)`` is how many tokens the prompt may take: the model's ``context_length`` minus
    what is reserved for the reply (normally ``spec.max_output_tokens``).
-2. ``prompt_tokens(model, messages)`` counts a whole chat the way the backend will send it: for ``llamacpp`` the
-   exact token count of the rendered template; for HTTP backends the conservative estimate of every message plus
-   a few tokens of per-message framing.
+2. ``prompt_tokens(model, messages)`` counts a whole chat the way the backend will send it: where Guardrail renders
+   the template, the count of the raw prompt (exact for ``llamacpp``, an estimate over HTTP) plus the BOS the
+   runtime adds; where the server renders it, the conservative estimate of every message plus a few tokens of
+   per-message framing.
 3. The builder cuts the diff context first, then other optional parts, until ``fits(model, messages,
    reserve_output)``; if nothing more can be cut it skips the model with the ``ContextOverflow`` message.
 4. Every backend calls ``ensure_fits`` before sending, so a prompt that does not fit is never silently cut by a
@@ -18,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.errors import ContextOverflow
-from bot.models import templates
 from bot.models.base import ChatModel
 from bot.types import ChatMessage
 
@@ -26,14 +26,13 @@ from bot.types import ChatMessage
 # a few more; counted for HTTP backends, whose framing we do not render ourselves.
 MESSAGE_OVERHEAD = 5
 REPLY_PRIMING = 3
-# llama.cpp may add a BOS token to the rendered prompt.
-BOS_TOKENS = 1
 
 
 def prompt_tokens(model: ChatModel, messages: Sequence[ChatMessage]) -> int:
     """Tokens the prompt of ``messages`` takes in ``model``'s context."""
-    if model.template_name is not None:
-        return model.count_tokens(templates.render(model.template_name, messages)) + BOS_TOKENS
+    template = model.template
+    if template is not None:
+        return model.count_tokens(template.raw_prompt(messages)) + (1 if template.add_bos else 0)
     framing = MESSAGE_OVERHEAD * len(messages) + REPLY_PRIMING
     return framing + sum(model.count_tokens(message.content) for message in messages)
 
@@ -54,7 +53,7 @@ def ensure_fits(model: ChatModel, messages: Sequence[ChatMessage], *, reserve_ou
     available = budget(model, reserve_output)
     if used > available:
         spec = model.spec
-        how = "exact" if model.template_name is not None else "estimated"
+        how = "exact" if model.exact_tokens else "estimated"
         raise ContextOverflow(
             f"{spec.name}: the prompt takes {used} tokens ({how}) but only {available} fit "
             f"(context_length {spec.context_length} minus {reserve_output} reserved for the reply); "

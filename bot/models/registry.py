@@ -20,7 +20,13 @@ from bot.models import anthropic, llamacpp, ollama, openai
 from bot.models.base import ChatModel
 from bot.models.http import RetryPolicy
 from bot.models.keys import api_key_for
+from bot.templates import ChatTemplate, resolve
 from bot.types import ModelSpec
+
+
+def _pinned_template(spec: ModelSpec) -> ChatTemplate | None:
+    """The template an HTTP model's policy entry pins (its prompts then go raw); None: the server applies its own."""
+    return resolve(spec.template) if spec.template is not None else None
 
 
 def _create_openai(
@@ -38,14 +44,15 @@ def _create_openai(
                 f"{spec.name}: {url} needs an API key and the policy names none; set the model's api_key_env to the "
                 "variable that holds it (for example OPENAI_API_KEY)"
             )
-    return openai.OpenAIChat(spec, url=url, api_key=key, client=client, retry=retry)
+    return openai.OpenAIChat(spec, url=url, api_key=key, client=client, retry=retry, template=_pinned_template(spec))
 
 
 def _create_ollama(
     spec: ModelSpec, *, env: Mapping[str, str], client: httpx.Client | None, retry: RetryPolicy | None, **_: Any
 ) -> ChatModel:
     key = api_key_for(spec, env)
-    return ollama.OllamaChat(spec, url=spec.url or ollama.DEFAULT_URL, api_key=key, client=client, retry=retry)
+    url = spec.url or ollama.DEFAULT_URL
+    return ollama.OllamaChat(spec, url=url, api_key=key, client=client, retry=retry, template=_pinned_template(spec))
 
 
 def _create_anthropic(
@@ -59,6 +66,10 @@ def _create_anthropic(
     key = api_key_for(spec, env)
     if not key:
         raise ModelUnavailable(f"{spec.name}: ${spec.api_key_env} is not set; the Anthropic API needs a key")
+    if spec.template is not None:
+        raise ConfigError(
+            f"model {spec.name!r}: the Anthropic API takes no raw prompt; remove its template", key="template"
+        )
     return anthropic.AnthropicChat(spec, url=spec.url or anthropic.DEFAULT_URL, api_key=key, client=client, retry=retry)
 
 

@@ -157,25 +157,32 @@ class Provenance:
     model: str
     backend: str
     location: str
-    template: str
+    template: str  # "label sha256:<hex>" of the chat template Guardrail rendered; "" when the server rendered it
     gates: tuple[GateResult, ...]
+    prompt_sha256: str = ""
 
     @classmethod
     def of(cls, outcome: Outcome) -> Provenance | None:
         won = outcome.winning_attempt
         if won is None:
             return None
-        return cls(won.model, won.backend, won.location, won.template, won.gates)
+        return cls(won.model, won.backend, won.location, won.template, won.gates, won.prompt_sha256)
 
     def gates_text(self) -> str:
         return ", ".join(f"{g.name} {_GATE_MARK.get(g.status, g.status)}" for g in self.gates) or "none ran"
 
     def line(self) -> str:
-        template = f", template `{self.template}`" if self.template else ""
+        template = f", template `{_short_hashes(self.template)}`" if self.template else ""
+        prompt = f", prompt sha256 `{self.prompt_sha256[:12]}`" if self.prompt_sha256 else ""
         return (
-            f"<sub>Guardrail · written by `{self.model}` ({self.backend}, {self.location}{template}) · "
+            f"<sub>Guardrail · written by `{self.model}` ({self.backend}, {self.location}{template}{prompt}) · "
             f"gates: {self.gates_text()}</sub>"
         )
+
+
+def _short_hashes(text: str) -> str:
+    """``sha256:<64 hex>`` shortened to 12 hex digits for a comment (the audit log keeps the whole hash)."""
+    return re.sub(r"sha256:([0-9a-f]{12})[0-9a-f]{52}", r"sha256:\1", text)
 
 
 # --- candidates ----------------------------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ import importlib.util
 import pytest
 
 from bot.errors import ReplyParseError
-from bot.models import context, llamacpp, templates
+from bot.models import context, llamacpp
 from bot.models.registry import create_model
 from bot.parse import parse_reply
+from bot.templates import builtin, sha256_text
 from bot.types import ChatMessage, ModelSpec
 
 pytestmark = [
@@ -37,7 +38,9 @@ def test_the_default_model_is_the_gguf_inside_the_wheel() -> None:
 
 def test_smollm2_replies_the_same_twice_with_exact_token_counts() -> None:
     model = create_model(SPEC, env={})
-    assert model.template_name == "chatml"
+    template = model.template
+    assert template is not None
+    assert template.label == "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"  # the GGUF's own template by default
 
     first = model.complete(CHAT, max_tokens=48)
     second = model.complete(CHAT, max_tokens=48)
@@ -46,9 +49,10 @@ def test_smollm2_replies_the_same_twice_with_exact_token_counts() -> None:
     assert first.text == second.text  # temperature 0, seed 0
     assert first.finish_reason in ("stop", "length")
     assert 0 < first.completion_tokens <= 48
-    rendered = templates.render("chatml", CHAT)
+    rendered = template.render(CHAT)
+    assert first.prompt_sha256 == sha256_text(rendered)  # no BOS to add: SmolLM2's add_bos_token is false
     assert first.prompt_tokens == model.count_tokens(rendered)  # our count is llama.cpp's count, exactly
-    assert context.prompt_tokens(model, CHAT) == first.prompt_tokens + context.BOS_TOKENS
+    assert context.prompt_tokens(model, CHAT) == first.prompt_tokens
     assert model.count_tokens("<|im_start|>") == 1  # special tokens count as one
 
 
@@ -62,7 +66,7 @@ def test_our_chatml_matches_the_ggufs_own_template_when_a_system_prompt_is_given
         messages=[{"role": m.role, "content": m.content} for m in CHAT], add_generation_prompt=True
     )
 
-    assert templates.render("chatml", CHAT) == theirs
+    assert builtin("chatml").render(CHAT) == theirs
 
 
 def test_loaded_models_are_cached_per_path_and_context() -> None:
