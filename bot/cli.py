@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "serve": "bot.commands.serve",
     "worker": "bot.commands.worker",
     "bakeoff": "bot.commands.bakeoff",
+    "template-check": "bot.commands.template_check",
 }
 
 

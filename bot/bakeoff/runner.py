@@ -25,7 +25,7 @@ from bot.bakeoff.repo import materialize
 from bot.bakeoff.results import ModelInfo, Results, TaskRun
 from bot.bakeoff.tasks import Task
 from bot.config import REPO_CONFIG_PATH
-from bot.models.templates import template_hash
+from bot.templates import resolve
 from bot.policy import load_repo_config_with_lines
 from bot.policy_model import Price
 from bot.router import GateRunner, ModelFactory
@@ -58,6 +58,13 @@ def quantization(model_id: str) -> str:
     return match.group(1) if match else "unknown"
 
 
+def _template_label(spec: ModelSpec) -> str:
+    """``label sha256:<12 hex>`` of the template the policy pins (see docs/templates.md)."""
+    assert spec.template is not None
+    template = resolve(spec.template)
+    return f"{template.label} sha256:{template.sha256[:12]}" if template else "the runtime's own (from: runtime)"
+
+
 def model_info(spec: ModelSpec, first: Completion | None, price: Price | None) -> ModelInfo:
     """What can be told of the model: runtime, version, quantization, template (see docs/bakeoff.md)."""
     if spec.backend == "llamacpp":
@@ -65,12 +72,11 @@ def model_info(spec: ModelSpec, first: Completion | None, price: Price | None) -
             version = "llama-cpp-python " + importlib.metadata.version("llama-cpp-python")
         except importlib.metadata.PackageNotFoundError:
             version = "llama-cpp-python (not installed)"
-        name = spec.template or "chatml"
-        template = f"{name} sha256:{template_hash(name)[:12]}"
+        template = _template_label(spec) if spec.template else "the GGUF's own (tokenizer.chat_template)"
         model_id = spec.model or (first.model if first else "") or "embedded"
     else:
         version = f"server says: {first.model}" if first and first.model else "unknown (no reply)"
-        template = "the server's own (not visible to Guardrail)"
+        template = _template_label(spec) if spec.template else "the server's own (not visible to Guardrail)"
         model_id = spec.model
     local = spec.location == "local"
     return ModelInfo(
