@@ -76,6 +76,7 @@ class FakeModelServer:
 
     backend: ClassVar[str]
     chat_path: ClassVar[str]
+    raw_path: ClassVar[str] = ""  # the raw-prompt completion endpoint, where the API has one
     url_suffix: ClassVar[str] = ""
 
     def __init__(
@@ -143,6 +144,11 @@ class FakeModelServer:
         """The chat requests received (not model listings)."""
         return [r for r in self.requests if r.method == "POST" and r.path == self.chat_path]
 
+    @property
+    def raw_requests(self) -> list[RecordedRequest]:
+        """The raw-prompt completion requests received (a model with a pinned template sends these)."""
+        return [r for r in self.requests if r.method == "POST" and self.raw_path and r.path == self.raw_path]
+
     def model_spec(self, **overrides: Any) -> ModelSpec:
         """A ModelSpec pointing at this server; ``overrides`` set any other field."""
         fields: dict[str, Any] = {
@@ -205,7 +211,7 @@ class FakeModelServer:
         if request.method == "GET":
             listing = self.get(request.path)
             return (200, listing, {}, 0.0) if listing is not None else (404, {"error": "not found"}, {}, 0.0)
-        if request.path != self.chat_path:
+        if request.path not in (self.chat_path, self.raw_path or self.chat_path):
             return 404, {"error": f"fake {self.backend}: no route {request.path}"}, {}, 0.0
         refusal = self.check(request)
         if refusal is not None:
@@ -290,6 +296,7 @@ class FakeOpenAI(FakeModelServer):
 
     backend = "openai"
     chat_path = "/v1/chat/completions"
+    raw_path = "/v1/completions"
     url_suffix = "/v1"
 
     @classmethod
@@ -335,6 +342,19 @@ class FakeOpenAI(FakeModelServer):
         return None
 
     def success(self, request: Any, reply: Reply) -> dict[str, Any]:
+        if "prompt" in request:  # the legacy completions API: a raw prompt in, choices[].text out
+            return {
+                "id": f"cmpl-fake{self._next_id()}",
+                "object": "text_completion",
+                "created": int(time.time()),
+                "model": request.get("model", ""),
+                "choices": [{"index": 0, "text": reply.text, "logprobs": None, "finish_reason": reply.finish_reason}],
+                "usage": {
+                    "prompt_tokens": reply.prompt_tokens,
+                    "completion_tokens": reply.completion_tokens,
+                    "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                },
+            }
         return {
             "id": f"chatcmpl-fake{self._next_id()}",
             "object": "chat.completion",
@@ -374,6 +394,7 @@ class FakeOllama(FakeModelServer):
 
     backend = "ollama"
     chat_path = "/api/chat"
+    raw_path = "/api/generate"
 
     @classmethod
     def error(
@@ -396,10 +417,15 @@ class FakeOllama(FakeModelServer):
         return None
 
     def success(self, request: Any, reply: Reply) -> dict[str, Any]:
+        answer: dict[str, Any] = (
+            {"response": reply.text}  # /api/generate
+            if "prompt" in request
+            else {"message": {"role": "assistant", "content": reply.text}}
+        )
         return {
             "model": request.get("model", ""),
             "created_at": _now_iso(),
-            "message": {"role": "assistant", "content": reply.text},
+            **answer,
             "done": True,
             "done_reason": reply.finish_reason,
             "total_duration": 1_000_000,

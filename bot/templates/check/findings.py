@@ -94,10 +94,18 @@ def explain(
 ) -> str:
     """The likely cause of a difference between Guardrail's rendering (``expected``) and the runtime's."""
     bos = reference.bos_token
-    if leading(actual, bos) != leading(expected, bos) and bos:
-        more = leading(actual, bos) > leading(expected, bos)
-        side = "the runtime's" if more else "Guardrail's"
-        return f"doubled BOS: {side} rendering starts with {max(leading(actual, bos), leading(expected, bos))} {bos!r}"
+    counts = (leading(expected, bos), leading(actual, bos)) if bos else (0, 0)
+    if max(counts) > 1:
+        side = "the runtime's" if counts[1] > counts[0] else "Guardrail's"
+        return f"doubled BOS: {side} rendering starts with {max(counts)} {bos!r}"
+    if "<|im_start|>" not in expected and actual == _chatml(messages, add_generation_prompt):
+        return (
+            "the runtime fell back to ChatML: it does not know this model's template (llama-server: start it with "
+            "--jinja; Ollama: give the model a TEMPLATE)"
+        )
+    if counts[0] != counts[1] and expected.removeprefix(bos) == actual.removeprefix(bos):
+        side = "the runtime's" if counts[1] < counts[0] else "Guardrail's"
+        return f"missing BOS: {side} rendering does not start with {bos!r}"
     if actual.startswith(expected):
         extra = actual[len(expected) :]
         cause = "Guardrail's template drops the generation prompt" if add_generation_prompt else "the runtime adds it"
@@ -114,11 +122,6 @@ def explain(
         prefix = expected[: len(expected) - len(actual)]
         what = "a default system prompt" if "system" in prefix else "a prefix"
         return f"Guardrail's template adds {what} that the runtime's does not: {prefix!r}"
-    if "<|im_start|>" not in expected and actual == _chatml(messages, add_generation_prompt):
-        return (
-            "the runtime fell back to ChatML: it does not know this model's template (llama-server: start it with "
-            "--jinja; Ollama: give the model a TEMPLATE)"
-        )
     at = next(
         (i for i, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b), min(len(expected), len(actual))
     )
