@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,9 @@ def test_the_demo_with_the_embedded_model_reports_honestly(tmp_path: Path, purpo
     [attempt] = out["attempts"]
     assert (attempt["model"], attempt["backend"], attempt["location"]) == ("embedded", "llamacpp", "local")
     assert attempt["status"] in ("accepted", "rejected", "error", "skipped")
-    assert attempt["template"].startswith("chatml sha256:")
+    # the GGUF's own template by default, named with its full hash; the prompt hash is that of the rendered text
+    assert re.fullmatch(r"gguf:SmolLM2-135M-Instruct\.Q4_1\.gguf sha256:[0-9a-f]{64}", attempt["template"])
+    assert len(attempt["prompt_sha256"]) == 64
     assert out["posted"] == (attempt["status"] == "accepted")
     assert out["winner"] == ("embedded" if out["posted"] else None)
     assert bool(out["suggestions"]) == out["posted"]
