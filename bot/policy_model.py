@@ -240,6 +240,11 @@ class ModelEntry(_Strict):
         description="Cost per million tokens, for `guardrail bakeoff`'s cost column. Absent: 0 for a local model, "
         "unknown for a cloud one.",
     )
+    template_check: bool = Field(
+        False,
+        description="Run `guardrail template-check`'s quick checks (rendering, tokenization, generation and system "
+        "prompt) when Guardrail first uses this model in a process, and skip the model if one fails.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -309,6 +314,7 @@ class ModelEntry(_Strict):
             temperature=self.temperature,
             seed=self.seed,
             template=self.template.config() if self.template is not None else None,
+            template_check=self.template_check,
         )
 
 

@@ -213,6 +213,7 @@ class ModelSpec:
     temperature: float = 0.0
     seed: int = 0
     template: TemplateConfig | None = None  # the pinned chat template; None: the backend's default
+    template_check: bool = False  # run template-check's quick checks when the model is first used in a process
 
 
 @dataclass(frozen=True)

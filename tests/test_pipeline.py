@@ -6,6 +6,7 @@ the gate-running flows (a local patch failing the tests, the cloud fallback) are
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +23,18 @@ from bot.models.registry import create_model
 from bot.parse import parse_reply
 from bot.prompts import build_messages
 from bot.router import gate_reason
-from bot.types import Finding, GateResult, GateSettings, ModelSpec, Outcome, PullRequest, Resolution, Verdict
+from bot.templates import builtin
+from bot.types import (
+    Finding,
+    GateResult,
+    GateSettings,
+    ModelSpec,
+    Outcome,
+    PullRequest,
+    Resolution,
+    TemplateConfig,
+    Verdict,
+)
 from checks import worktree
 from tests.demo_pr import NOT_PARSEABLE, REVIEW_TEXT_ONLY, REVIEW_WITH_FIX, build_demo
 from tests.fakes.model_servers import FakeAnthropic, FakeOllama, FakeOpenAI, Reply
@@ -345,3 +357,23 @@ def test_an_accepted_verdict_whose_effective_change_is_not_the_comments_is_not_p
     )
     [attempt] = outcome.attempts
     assert not outcome.posted and (attempt.status, attempt.reason) == ("rejected", reason)
+
+
+def test_a_pinned_template_puts_its_hash_and_the_sent_prompts_hash_in_the_outcome_and_the_audit_log(
+    demo: Path, servers: Servers, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, openai, _ = servers
+    openai.script(Reply(REVIEW_TEXT_ONLY))
+    pinned = openai.model_spec(name="pinned-local", template=TemplateConfig(name="chatml"))
+
+    outcome = _run(demo, (pinned,), tmp_path)
+
+    [attempt] = outcome.attempts
+    [request] = openai.raw_requests
+    sent = request.json["prompt"]
+    assert sent.startswith("<|im_start|>system\n") and sent.endswith("<|im_start|>assistant\n")
+    assert attempt.prompt_sha256 == hashlib.sha256(sent.encode()).hexdigest()
+    assert attempt.template == f"chatml sha256:{builtin('chatml').sha256}"
+    assert main(["log", "--json", "--limit", "1", "--audit-db", str(tmp_path / "audit.sqlite3")]) == 0
+    [logged] = json.loads(capsys.readouterr().out)[0]["attempts"]
+    assert (logged["template"], logged["prompt_sha256"]) == (attempt.template, attempt.prompt_sha256)

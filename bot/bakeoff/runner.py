@@ -25,10 +25,10 @@ from bot.bakeoff.repo import materialize
 from bot.bakeoff.results import ModelInfo, Results, TaskRun
 from bot.bakeoff.tasks import Task
 from bot.config import REPO_CONFIG_PATH
-from bot.templates import resolve
 from bot.policy import load_repo_config_with_lines
 from bot.policy_model import Price
 from bot.router import GateRunner, ModelFactory
+from bot.templates import resolve
 from bot.types import Completion, GateSettings, ModelSpec, PullRequest, Resolution
 from checks import worktree
 from checks.engine import run_gates

@@ -109,7 +109,8 @@ def create_model(
     """The ``ChatModel`` for ``spec``. ``env`` is where API keys are looked up (``os.environ`` in production).
 
     ``client`` is shared by HTTP backends (the caller closes it); ``retry`` sets backoff delays (tests make them
-    tiny). Raises ``ConfigError`` for an unknown backend, ``ModelUnavailable`` for a missing key, extra or file.
+    tiny). Raises ``ConfigError`` for an unknown backend, ``ModelUnavailable`` for a missing key, extra or file, and
+    for a model with ``template_check`` that fails the quick checks on its first use in this process.
     """
     factory = BACKENDS.get(spec.backend)
     if factory is None:
@@ -117,7 +118,15 @@ def create_model(
         raise ConfigError(
             f"model {spec.name!r}: unknown backend {spec.backend!r}; known backends: {known}", key="backend"
         )
-    return factory(spec, env=env, client=client, retry=retry)
+    model = factory(spec, env=env, client=client, retry=retry)
+    if spec.template_check:
+        from bot.templates.check.gate import FIRST_USE  # imports the backends: not at module level
+
+        problems = FIRST_USE.problems(spec, env)
+        if problems:
+            model.close()
+            raise ModelUnavailable(f"{spec.name}: template-check failed: {'; '.join(problems)}")
+    return model
 
 
 def is_loopback(url: str) -> bool:

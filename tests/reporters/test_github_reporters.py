@@ -267,3 +267,21 @@ def test_a_suggestion_on_a_latin1_file_goes_to_the_summary_and_posting_does_not_
     [run] = fake.requests_to("POST", f"/repos/{REPO}/check-runs")
     messages = [a["message"] for a in run.body["output"]["annotations"]]
     assert any("caf\ufffd 3" in m for m in messages) and not re.search("[\ud800-\udfff]", "".join(messages))
+
+
+def test_the_posted_suggestion_names_the_template_and_prompt_hashes(fake: FakeGitHub, port: PyGithubAdapter) -> None:
+    template_sha, prompt_sha = "1" * 12 + "f" * 52, "2" * 12 + "e" * 52
+    outcome = outcome_with((ReviewComment("app.py", 3, "Name it better.", replacement="renamed 3\n"),))
+    won = outcome.attempts[0]
+    won = Attempt(
+        won.model, won.backend, won.location, won.status, gates=GATES, suggestion=won.suggestion,
+        template=f"gguf:model.gguf sha256:{template_sha}", prompt_sha256=prompt_sha,
+    )  # fmt: skip
+    outcome = Outcome(outcome.pr, "review", True, "coder-local", (won,), outcome.suggestion)
+
+    ReviewReporter(port).post(outcome, context_for(outcome))
+
+    [review] = fake.reviews(REPO, 7)
+    [comment] = review["comments"]
+    # shortened to 12 hex digits in the comment; the audit log keeps the whole hashes
+    assert "template `gguf:model.gguf sha256:111111111111`, prompt sha256 `222222222222`" in comment["body"]
