@@ -70,7 +70,8 @@ class _RecordingModel:
         self._inner = inner
         self._recorder = recorder
         self.spec: ModelSpec = inner.spec
-        self.template_name: str | None = inner.template_name
+        self.template = inner.template
+        self.exact_tokens = inner.exact_tokens
 
     def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None) -> Completion:
         start = self._recorder.clock()
