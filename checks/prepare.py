@@ -26,16 +26,15 @@ import re
 import shutil
 import tempfile
 import threading
-import tomllib
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bot.types import GateSettings
 from checks import gitenv, proc
 from checks.tests import first_error, import_env, split_command
+from checks.toolconfig import dig, read_toml
 
 FORMAT = 1
 MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024
@@ -63,34 +62,21 @@ class Prepared:
 # --- the default setup ---------------------------------------------------------------------------------------------
 
 
-def _toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def _dig(data: Any, *keys: str) -> Any:
-    for key in keys:
-        data = data.get(key) if isinstance(data, dict) else None
-    return data
-
-
 def version_files(root: Path) -> list[tuple[str, str | None]]:
     """(path, template) of every version file a build backend would generate, from ``pyproject.toml`` (setuptools-scm,
     hatch-vcs, pdm-backend) and ``setup.py`` (``use_scm_version={"write_to": ...}``)."""
-    data = _toml(root / "pyproject.toml")
+    data = read_toml(root / "pyproject.toml")
     found: list[tuple[str, str | None]] = []
-    scm = _dig(data, "tool", "setuptools_scm") or {}
+    scm = dig(data, "tool", "setuptools_scm") or {}
     for key in ("version_file", "write_to"):
         if isinstance(scm.get(key), str):
             template = scm.get("version_file_template") or scm.get("write_to_template")
             found.append((scm[key], template if isinstance(template, str) else None))
-    hatch = _dig(data, "tool", "hatch", "build", "hooks", "vcs") or {}
+    hatch = dig(data, "tool", "hatch", "build", "hooks", "vcs") or {}
     if isinstance(hatch.get("version-file"), str):
         template = hatch.get("template")
         found.append((hatch["version-file"], template if isinstance(template, str) else None))
-    pdm = _dig(data, "tool", "pdm", "version") or {}
+    pdm = dig(data, "tool", "pdm", "version") or {}
     if isinstance(pdm.get("write_to"), str):
         template = pdm.get("write_template")
         found.append((pdm["write_to"], template if isinstance(template, str) else None))
@@ -135,7 +121,7 @@ def write_version_files(root: Path) -> list[str]:
 
 
 def _build_requires(root: Path) -> str:
-    requires = _dig(_toml(root / "pyproject.toml"), "build-system", "requires")
+    requires = dig(read_toml(root / "pyproject.toml"), "build-system", "requires")
     return ", ".join(str(r) for r in requires) if isinstance(requires, list) else ""
 
 
@@ -153,7 +139,7 @@ def extension_build(root: Path, settings: GateSettings) -> list[str] | None:
         if re.search(r"\bext_modules\b|\bExtension\(|\bcythonize\(", text):
             return [python, "setup.py", "build_ext", "--inplace"]
         return None
-    if _dig(_toml(root / "pyproject.toml"), "tool", "setuptools", "ext-modules"):
+    if dig(read_toml(root / "pyproject.toml"), "tool", "setuptools", "ext-modules"):
         return [python, "-c", "import setuptools; setuptools.setup()", "build_ext", "--inplace"]
     return None
 

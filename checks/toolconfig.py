@@ -20,14 +20,16 @@ RUFF_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 INI_SECTIONS = {"pytest.ini": "pytest", ".pytest.ini": "pytest", "tox.ini": "pytest", "setup.cfg": "tool:pytest"}
 
 
-def _toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file at ``path`` as a dict; ``{}`` when it is missing, unreadable or not valid TOML."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
 
-def _dig(data: Any, *keys: str) -> Any:
+def dig(data: Any, *keys: str) -> Any:
+    """``data[k1][k2]...``, or None as soon as a level is not a table."""
     for key in keys:
         data = data.get(key) if isinstance(data, dict) else None
     return data
@@ -37,10 +39,10 @@ def _addopts(root: Path, rel: str) -> list[str]:
     name = Path(rel).name
     value: Any = None
     if name in ("pytest.toml", ".pytest.toml"):
-        value = _dig(_toml(root / rel), "pytest", "addopts")
+        value = dig(read_toml(root / rel), "pytest", "addopts")
     elif name == "pyproject.toml":
-        data = _toml(root / rel)
-        value = _dig(data, "tool", "pytest", "addopts") or _dig(data, "tool", "pytest", "ini_options", "addopts")
+        data = read_toml(root / rel)
+        value = dig(data, "tool", "pytest", "addopts") or dig(data, "tool", "pytest", "ini_options", "addopts")
     elif name in INI_SECTIONS:
         parser = configparser.ConfigParser(interpolation=None)
         try:
@@ -95,8 +97,8 @@ def referenced(root: Path, files: Iterable[str], import_roots: Iterable[str] = (
         name = Path(rel).name
         folder = posixpath.dirname(rel)
         if name in RUFF_FILES:
-            data = _toml(root / rel)
-            extend = _dig(data, "tool", "ruff", "extend") if name == "pyproject.toml" else data.get("extend")
+            data = read_toml(root / rel)
+            extend = dig(data, "tool", "ruff", "extend") if name == "pyproject.toml" else data.get("extend")
             if isinstance(extend, str):
                 target = posixpath.normpath(posixpath.join(folder, extend))
                 if target in tracked:
