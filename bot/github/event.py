@@ -34,21 +34,21 @@ _COMMAND_RE = re.compile(r"^\s*/guardrail\s+(\S+)(?:\s+(\S+))?")
 _SHA_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
 
-class _Loose(BaseModel):
+class Loose(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class _Repo(_Loose):
+class _Repo(Loose):
     full_name: str
 
 
-class _Ref(_Loose):
+class _Ref(Loose):
     ref: str
     sha: str
     repo: _Repo | None = None  # null when the fork was deleted
 
 
-class _Pull(_Loose):
+class _Pull(Loose):
     number: int
     title: str = ""
     body: str | None = None
@@ -57,29 +57,29 @@ class _Pull(_Loose):
     head: _Ref
 
 
-class _User(_Loose):
+class _User(Loose):
     login: str
     type: str = "User"
 
 
-class _Issue(_Loose):
+class _Issue(Loose):
     number: int
     pull_request: dict[str, Any] | None = None
 
 
-class _Comment(_Loose):
+class _Comment(Loose):
     body: str | None = None
     user: _User
     created_at: datetime
 
 
-class _PullRequestPayload(_Loose):
+class _PullRequestPayload(Loose):
     action: str
     repository: _Repo
     pull_request: _Pull
 
 
-class _IssueCommentPayload(_Loose):
+class _IssueCommentPayload(Loose):
     action: str
     repository: _Repo
     issue: _Issue
@@ -130,7 +130,7 @@ def _pull_info(repo: str, pull: _Pull) -> PullInfo:
 
 
 def _pull_request(data: dict[str, Any], where: str) -> PullEvent | Ignored:
-    payload = _validated(_PullRequestPayload, data, where)
+    payload = validated(_PullRequestPayload, data, where)
     if payload.action not in PR_ACTIONS:
         return Ignored("pull_request", payload.action, f"Guardrail runs on {', '.join(PR_ACTIONS)}")
     if payload.pull_request.draft:
@@ -140,7 +140,7 @@ def _pull_request(data: dict[str, Any], where: str) -> PullEvent | Ignored:
 
 
 def _issue_comment(data: dict[str, Any], where: str) -> PullEvent | Ignored:
-    payload = _validated(_IssueCommentPayload, data, where)
+    payload = validated(_IssueCommentPayload, data, where)
     action = payload.action
     if action != "created":
         return Ignored("issue_comment", action, "only a newly created comment can ask for a run")
@@ -171,13 +171,14 @@ def _issue_comment(data: dict[str, Any], where: str) -> PullEvent | Ignored:
     )
 
 
-def _validated(model: type[_Loose], data: dict[str, Any], where: str) -> Any:
+def validated(model: type[Loose], data: dict[str, Any], where: str, subject: str = "the event payload is ") -> Any:
+    """``model`` validated from a webhook payload; ConfigError naming the first bad key, ``where`` being the source."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"the event payload is not what GitHub sends: {first['msg']}", where=where, key=key) from exc
+        raise ConfigError(f"{subject}not what GitHub sends: {first['msg']}", where=where, key=key) from exc
 
 
 def parse_event(name: str, data: Any, where: str = "GITHUB_EVENT_PATH") -> PullEvent | Ignored:

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import Field
 
 from bot.errors import ConfigError
-from bot.github.event import Ignored, PullEvent, parse_event
+from bot.github.event import Ignored, Loose, PullEvent, parse_event, validated
 from bot.types import PURPOSES, Purpose
 
 CHECK_PREFIX = "guardrail/"
@@ -70,61 +70,48 @@ class Job:
         return replace(self, attempt=self.attempt + 1)
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _Installation(_Loose):
+class _Installation(Loose):
     id: int
 
 
-class _Repo(_Loose):
+class _Repo(Loose):
     full_name: str
     clone_url: str = ""
 
 
-class _App(_Loose):
+class _App(Loose):
     id: int
 
 
-class _CheckPull(_Loose):
+class _CheckPull(Loose):
     number: int
 
 
-class _CheckRun(_Loose):
+class _CheckRun(Loose):
     name: str
     head_sha: str
     app: _App | None = None
-    pull_requests: list[_CheckPull] = []
+    pull_requests: list[_CheckPull] = Field(default_factory=list)
 
 
-class _Envelope(_Loose):
+class _Envelope(Loose):
     action: str = ""
     repository: _Repo | None = None
     installation: _Installation | None = None
 
 
-class _CheckRunPayload(_Loose):
+class _CheckRunPayload(Loose):
     action: str
     repository: _Repo
     check_run: _CheckRun
 
 
-class _Comment(_Loose):
+class _Comment(Loose):
     id: int
 
 
-class _CommentPayload(_Loose):
+class _CommentPayload(Loose):
     comment: _Comment
-
-
-def _validated(model: type[_Loose], data: dict[str, Any], where: str) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"not what GitHub sends: {first['msg']}", where=where, key=key) from exc
 
 
 def classify(event: str, data: Any, delivery_id: str, *, app_id: str = "") -> Job | Ignored:
@@ -132,7 +119,7 @@ def classify(event: str, data: Any, delivery_id: str, *, app_id: str = "") -> Jo
     where = f"delivery {delivery_id} ({event})"
     if not isinstance(data, dict):
         raise ConfigError("the payload is not a JSON object", where=where)
-    envelope: _Envelope = _validated(_Envelope, data, where)
+    envelope: _Envelope = validated(_Envelope, data, where, subject="")
     action = envelope.action
     if event in NOTED_EVENTS:
         return Ignored(event, action or "-", "noted; nothing to run")
@@ -158,7 +145,9 @@ def _job_for_pull_event(
     installation = _installation(envelope, parsed.event, parsed.action)
     if isinstance(installation, Ignored):
         return installation
-    comment_id = _validated(_CommentPayload, data, where).comment.id if parsed.event == "issue_comment" else None
+    comment_id = (
+        validated(_CommentPayload, data, where, subject="").comment.id if parsed.event == "issue_comment" else None
+    )
     return Job(
         delivery_id=delivery_id,
         event=parsed.event,
@@ -178,7 +167,7 @@ def _job_for_pull_event(
 
 
 def _check_run(data: dict[str, Any], envelope: _Envelope, delivery_id: str, where: str, app_id: str) -> Job | Ignored:
-    payload: _CheckRunPayload = _validated(_CheckRunPayload, data, where)
+    payload: _CheckRunPayload = validated(_CheckRunPayload, data, where, subject="")
     run = payload.check_run
     action = payload.action
     if action != "rerequested":
