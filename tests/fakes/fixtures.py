@@ -81,3 +81,9 @@ def connect(fast_retry: RetryPolicy) -> Iterator[Connect]:
     yield make
     for model in opened:
         model.close()
+
+
+@pytest.fixture
+def ollama(fake_ollama: FakeOllama) -> FakeOllama:
+    """``fake_ollama`` under the short name the end-to-end worlds use."""
+    return fake_ollama

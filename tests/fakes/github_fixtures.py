@@ -32,3 +32,9 @@ def github_adapter_sleeps() -> list[float]:
 def github_adapter(fake_github: FakeGitHub, github_adapter_sleeps: list[float]) -> PyGithubAdapter:
     """The real PyGithub adapter on ``fake_github`` with its token; it records waits instead of sleeping."""
     return PyGithubAdapter(fake_github.token, fake_github.base_url, sleep=github_adapter_sleeps.append)
+
+
+@pytest.fixture
+def fake(fake_github: FakeGitHub) -> FakeGitHub:
+    """``fake_github`` under the short name the end-to-end worlds use."""
+    return fake_github

@@ -3,7 +3,6 @@ gated on its authority, and the summary (or a comment, when nothing ran) says so
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,18 +18,6 @@ from tests.github.action_world import NUMBER, REPO, World, payload, read_outputs
 from tests.github.test_action_e2e import Run, run_action
 
 HEAD = "c" * 40
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        yield server
-
-
-@pytest.fixture
-def ollama() -> Iterator[FakeOllama]:
-    with FakeOllama() as server:
-        yield server
 
 
 @pytest.fixture

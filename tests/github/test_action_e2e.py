@@ -4,7 +4,6 @@ real HTTP through the PyGithub adapter, a scripted Ollama, the real gates (ruff,
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,6 @@ from tests.fakes.model_servers import FakeOllama, Reply
 from tests.github.action_world import NUMBER, REPO, World, git, read_outputs
 
 FIX = "    for i in range(1, n + 1):"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        yield server
-
-
-@pytest.fixture
-def ollama() -> Iterator[FakeOllama]:
-    with FakeOllama() as server:
-        yield server
 
 
 @pytest.fixture

@@ -26,18 +26,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        yield server
-
-
-@pytest.fixture
-def ollama() -> Iterator[FakeOllama]:
-    with FakeOllama() as server:
-        yield server
-
-
-@pytest.fixture
 def app(tmp_path: Path, fake: FakeGitHub, ollama: FakeOllama) -> Iterator[AppWorld]:
     world = AppWorld(World.build(tmp_path, fake, ollama), queue=str(tmp_path / "queue.sqlite3"))
     try:
