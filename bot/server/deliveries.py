@@ -12,6 +12,7 @@ know): it is validated here and nothing but a ``Job`` leaves this module.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field
@@ -43,6 +44,8 @@ class Job:
     comment_at: str | None = None  # ISO 8601: when the slash command was written (comment.created_at)
     named_sha: str | None = None  # the commit a `/guardrail patch <sha>` comment names
     seen_head: str | None = None  # the PR's newest head the server knew when it accepted the delivery
+    head_at: str | None = None  # the PR's updated_at in a pull_request delivery ("%Y-%m-%dT%H:%M:%SZ", UTC): orders
+    # deliveries that GitHub sent concurrently and that arrived out of order
     attempt: int = 0  # 0 first; +1 each time a job whose worker died is run again
 
     @property
@@ -92,6 +95,14 @@ class _CheckRun(Loose):
     head_sha: str
     app: _App | None = None
     pull_requests: list[_CheckPull] = Field(default_factory=list)
+
+
+class _PullStamp(Loose):
+    updated_at: datetime | None = None
+
+
+class _StampPayload(Loose):
+    pull_request: _PullStamp
 
 
 class _Envelope(Loose):
@@ -163,7 +174,17 @@ def _job_for_pull_event(
         comment_at=parsed.comment_at.isoformat() if parsed.comment_at else None,
         named_sha=parsed.named_sha,
         seen_head=parsed.pull.head_sha if parsed.pull else None,
+        head_at=_updated_at(data, where) if parsed.pull else None,
     )
+
+
+def _updated_at(data: dict[str, Any], where: str) -> str | None:
+    stamp: datetime | None = validated(_StampPayload, data, where, subject="").pull_request.updated_at
+    if stamp is None:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_run(data: dict[str, Any], envelope: _Envelope, delivery_id: str, where: str, app_id: str) -> Job | Ignored:

@@ -7,9 +7,11 @@ keep, all in huey's own key-value storage so that SQLite and Redis run the same 
                                    across processes and machines)
     body:<sha256 of the body>      the same for the signed bytes: the delivery id is not covered by the signature,
                                    so a captured delivery replayed under a new id is refused as a replay
-    head:<owner/name>#<number>     the PR head of the newest accepted pull_request delivery; a job remembers the
-                                   one it was accepted under (``seen_head``) and is superseded when it changes
-                                   (checked before it starts, at each step, before posting)
+    head:<owner/name>#<number>     ``<updated_at>|<sha>``: the PR head of the newest pull_request delivery, by the
+                                   PR's updated_at (GitHub delivers concurrently: an older push arriving after a
+                                   newer one does not replace it); a job remembers the head it was accepted under
+                                   (``seen_head``) and is superseded when it changes (checked before it starts, at
+                                   each step, before posting)
     claim:<delivery>:<attempt>     put_if_empty when a worker starts a job: no two workers run the same attempt
     running:<delivery>:<attempt>   the job, its worker (host, pid) and a lease the worker renews while it runs
     done:<delivery>                the job finished (ran, was superseded, or was refused)
@@ -111,8 +113,28 @@ class _Writes:
     delivery: str
     record: bytes
     body: str
-    head: tuple[str, str] | None
+    head: tuple[str, str, str] | None  # key, sha, the PR's updated_at ("" when unknown)
     task: bytes | None
+
+    @property
+    def head_value(self) -> bytes:
+        return _head_value(*self.head[1:]) if self.head else b""
+
+
+def _head_value(sha: str, stamp: str) -> bytes:
+    return f"{stamp}|{sha}".encode() if stamp else sha.encode()
+
+
+def _head_sha(value: bytes) -> str:
+    return value.decode().rsplit("|", 1)[-1]
+
+
+def _newer_head(stored: object, stamp: str) -> bool:
+    """Whether a delivery stamped ``stamp`` replaces the ``stored`` head (bytes, or anything else for none): yes
+    unless both are stamped and the stored one is later (on a tie, the later arrival wins)."""
+    if not isinstance(stored, (bytes, memoryview)) or not stamp or b"|" not in bytes(stored):
+        return True
+    return bytes(stored).decode().split("|", 1)[0] <= stamp
 
 
 class _Answer(Exception):
@@ -135,8 +157,11 @@ def _accept_sqlite(storage: Any, w: _Writes) -> Accepted:
             if w.task is None:
                 return "noted"
             if w.head is not None:
-                replace = "insert or replace into kv (queue, key, value) values (?, ?, ?)"
-                curs.execute(replace, (storage.name, w.head[0], w.head[1].encode()))
+                curs.execute("select value from kv where queue = ? and key = ?", (storage.name, w.head[0]))
+                row = curs.fetchone()
+                if _newer_head(row[0] if row else None, w.head[2]):
+                    replace = "insert or replace into kv (queue, key, value) values (?, ?, ?)"
+                    curs.execute(replace, (storage.name, w.head[0], w.head_value))
             curs.execute("insert into task (queue, data, priority) values (?, ?, 0)", (storage.name, w.task))
             return "queued"
     except _Answer as answer:
@@ -150,7 +175,12 @@ if ARGV[3] ~= '' and redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[2]) == 0 then
   return 'replay'
 end
 if ARGV[6] == '' then return 'noted' end
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) end
+if ARGV[4] ~= '' then
+  local old = redis.call('HGET', KEYS[1], ARGV[4])
+  if (not old) or ARGV[7] == '' or (not string.find(old, '|', 1, true)) or string.match(old, '^[^|]*') <= ARGV[7] then
+    redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
+  end
+end
 redis.call('LPUSH', KEYS[2], ARGV[6])
 return 'queued'
 """
@@ -160,8 +190,8 @@ def _accept_redis(storage: Any, w: _Writes) -> Accepted:
     script = getattr(storage, "_guardrail_accept", None)
     if script is None:
         script = storage._guardrail_accept = storage.conn.register_script(_ACCEPT_LUA)
-    head_key, head = w.head or ("", "")
-    args = [w.delivery, w.record, w.body, head_key, head, w.task or b""]
+    head_key, stamp = (w.head[0], w.head[2]) if w.head else ("", "")
+    args = [w.delivery, w.record, w.body, head_key, w.head_value, w.task or b"", stamp]
     answer = script(keys=[storage.result_key, storage.queue_key], args=args)
     return cast(Accepted, answer.decode() if isinstance(answer, bytes) else answer)
 
@@ -175,8 +205,8 @@ def _accept_steps(storage: Any, w: _Writes) -> Accepted:
         return "replay"
     if w.task is None:
         return "noted"
-    if w.head is not None:
-        storage.put_data(w.head[0], w.head[1].encode())
+    if w.head is not None and _newer_head(storage.peek_data(w.head[0]), w.head[2]):
+        storage.put_data(w.head[0], w.head_value)
     storage.enqueue(w.task)
     return "queued"
 
@@ -217,7 +247,9 @@ class JobQueue:
             delivery=f"delivery:{delivery_id}",
             record=json.dumps({"at": self.clock(), "job": job is not None}).encode(),
             body=f"body:{body_sha256}" if body_sha256 else "",
-            head=(f"head:{job.pr_key}", job.head_sha) if job and job.event == "pull_request" and job.head_sha else None,
+            head=(f"head:{job.pr_key}", job.head_sha, job.head_at or "")
+            if job and job.event == "pull_request" and job.head_sha
+            else None,
             task=self.huey.serialize_task(self._task.s(job.as_dict())) if job is not None else None,
         )
         if isinstance(self.storage, SqliteStorage):
@@ -231,7 +263,7 @@ class JobQueue:
 
     def known_head(self, job: Job) -> str | None:
         raw = self.storage.peek_data(f"head:{job.pr_key}")
-        return bytes(raw).decode() if isinstance(raw, (bytes, memoryview)) else None
+        return _head_sha(bytes(raw)) if isinstance(raw, (bytes, memoryview)) else None
 
     def seen(self, delivery_id: str) -> bool:
         return bool(self.storage.has_data_for_key(f"delivery:{delivery_id}"))
