@@ -38,6 +38,7 @@ from bot.types import PullInfo
 log = logging.getLogger("guardrail.server.worker")
 
 REFUSAL_MARKER = "<!-- guardrail:refusal comment={comment} -->"
+MAX_ATTEMPTS = 3  # a job whose worker died this many times is not run again: its next attempt only says so
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,18 @@ class WorkerDeps:
 
 
 def run_job(job: Job, deps: WorkerDeps) -> str:
-    """Run one job; returns its outcome (posted, superseded, refused, failed). Never raises for a job's failure."""
+    """Run one job; returns its outcome (posted, superseded, refused, failed). Never raises for a job's failure.
+    An attempt after ``MAX_ATTEMPTS`` deaths of its worker runs nothing: it says on the PR that the job gave up."""
     token = DELIVERY.set(job.delivery_id)
     started = time.monotonic()
     outcome = "failed"
     try:
         log.info("job started: %s %s on %s (attempt %d)", job.event, job.action, job.pr_key, job.attempt)
+        if job.attempt >= MAX_ATTEMPTS:
+            deps.queue.ensure_current(job)  # a newer push has its own job: nothing to say for this one
+            log.error("the job's worker died %d times running it: giving up", job.attempt)
+            _give_up(job, deps, f"its worker process died {job.attempt} times while running it, so it is not run again")
+            return outcome
         outcome = _run(job, deps)
     except Superseded as exc:
         outcome = "superseded"

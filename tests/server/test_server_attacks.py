@@ -3,11 +3,20 @@ run against the real web front (uvicorn on 127.0.0.1) and a real queue (a SQLite
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import pytest
 
 from bot.server.jobqueue import Superseded
-from tests.github.action_world import payload
-from tests.server.server_world import deliver
+from bot.server.worker import MAX_ATTEMPTS
+from tests.demo_pr import REVIEW_WITH_FIX
+from tests.fakes.model_servers import FakeOllama, Reply
+from tests.github.action_world import NUMBER, REPO, payload
+from tests.server.app_world import AppWorld
+from tests.server.server_world import deliver, wait_until
+from tests.server.test_server_app_e2e import _running_leases, app  # noqa: F401 (the end-to-end world)
 from tests.server.test_server_webhook import Front, front, redis_url  # noqa: F401 (the shared fixtures)
 
 
@@ -34,3 +43,26 @@ def test_an_older_push_delivered_after_a_newer_one_does_not_become_the_prs_head(
     assert deliver(front.url, "pull_request", latest, "d-latest").status_code == 202
     with pytest.raises(Superseded):
         front.queue.ensure_current(jobs["d-newer"])
+
+
+@pytest.mark.slow
+def test_a_job_whose_worker_dies_every_time_is_given_up_with_a_summary_not_run_for_ever(app: AppWorld) -> None:  # noqa: F811
+    # A PR whose run kills its worker (out of memory, a crash in a native library) was re-enqueued after every
+    # death, as attempt 1, 2, 3, ... for ever, holding a worker each time and never telling the PR.
+    app.world.ollama.default = FakeOllama.slow(60, Reply(REVIEW_WITH_FIX))  # every attempt hangs on the model
+    app.serve(workers=0)
+    app.worker(workers=1)
+    assert app.pull_request("opened", "d-poison").status_code == 202
+    for attempt in range(MAX_ATTEMPTS):
+        asked = len(app.world.ollama.chat_requests)
+        [lease] = wait_until(
+            lambda a=attempt: [x for x in _running_leases(app.queue) if x.job.attempt == a], 90, f"attempt {attempt}"
+        )
+        wait_until(lambda n=asked: len(app.world.ollama.chat_requests) > n, 60, "the attempt to ask the model")
+        os.kill(lease.pid, signal.SIGKILL)  # the worker process dies with the job
+    assert app.wait_finished("d-poison") == "failed"
+    [summary] = app.fake.issue_comments(REPO, NUMBER)
+    assert "d-poison" in summary["body"] and f"died {MAX_ATTEMPTS} times" in summary["body"]
+    assert app.fake.reviews(REPO, NUMBER) == [] and app.fake.check_runs(REPO) == []
+    time.sleep(2)
+    assert len([x for x in app.log_lines() if x["message"].startswith("job started")]) == MAX_ATTEMPTS + 1
