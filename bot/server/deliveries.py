@@ -78,6 +78,7 @@ class _Installation(Loose):
 
 
 class _Repo(Loose):
+    id: int | None = None
     full_name: str
     clone_url: str = ""
 
@@ -86,8 +87,24 @@ class _App(Loose):
     id: int
 
 
+class _LinkRepo(Loose):
+    id: int
+
+
+class _LinkSide(Loose):
+    repo: _LinkRepo | None = None
+
+
 class _CheckPull(Loose):
     number: int
+    base: _LinkSide | None = None
+
+    def in_repo(self, repo_id: int | None) -> bool:
+        """Whether this pull request is the repository's own (its base is there). An entry that says nothing about
+        its base (older payloads) counts as the repository's own, as GitHub meant it."""
+        if repo_id is None or self.base is None or self.base.repo is None:
+            return True
+        return self.base.repo.id == repo_id
 
 
 class _CheckRun(Loose):
@@ -200,6 +217,10 @@ def _check_run(data: dict[str, Any], envelope: _Envelope, delivery_id: str, wher
         return Ignored("check_run", action, f"the check run belongs to App {run.app.id}, not this one")
     if not run.pull_requests:
         return Ignored("check_run", action, "the check run names no pull request (a fork's head is not linked)")
+    # pull_requests may list pull requests of other repositories (forks of a public one): only ours count
+    own = [pull for pull in run.pull_requests if pull.in_repo(payload.repository.id)]
+    if not own:
+        return Ignored("check_run", action, "the check run names only pull requests of another repository")
     installation = _installation(envelope, "check_run", action)
     if isinstance(installation, Ignored):
         return installation
@@ -208,7 +229,7 @@ def _check_run(data: dict[str, Any], envelope: _Envelope, delivery_id: str, wher
         event="check_run",
         action=action,
         repo=payload.repository.full_name,
-        number=run.pull_requests[0].number,
+        number=own[0].number,
         purpose=purpose,
         installation_id=installation,
         clone_url=payload.repository.clone_url,

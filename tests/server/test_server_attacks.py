@@ -66,3 +66,29 @@ def test_a_job_whose_worker_dies_every_time_is_given_up_with_a_summary_not_run_f
     assert app.fake.reviews(REPO, NUMBER) == [] and app.fake.check_runs(REPO) == []
     time.sleep(2)
     assert len([x for x in app.log_lines() if x["message"].startswith("job started")]) == MAX_ATTEMPTS + 1
+
+
+def test_a_check_run_rerun_acts_on_the_repositorys_own_pull_request_not_a_forks(front: Front) -> None:  # noqa: F811
+    # check_run.pull_requests can list pull requests of other repositories (forks of a public repository: palantir/
+    # policy-bot#807, Mergifyio/mergify#831). Before, the first entry's number was taken as this repository's PR.
+    rerun = payload("check_run/rerequested.json")
+    rerun["check_run"]["name"] = "guardrail/review"
+    own_id, own = rerun["repository"]["id"], rerun["repository"]["full_name"]
+    fork = {"url": "https://api.github.com/repos/forkowner/hello-world/pulls/3", "id": 3, "number": 3}
+    fork |= {"head": _side(999, "forkowner/hello-world"), "base": _side(999, "forkowner/hello-world")}
+    mine = {"url": f"https://api.github.com/repos/{own}/pulls/2", "id": 2, "number": 2}
+    mine |= {"head": _side(own_id, own), "base": _side(own_id, own)}
+    rerun["check_run"]["pull_requests"] = [fork, mine]
+    assert deliver(front.url, "check_run", rerun, "d-rerun-fork-first").status_code == 202
+    [job] = front.queue.pending_jobs()
+    assert (job.repo, job.number) == (own, 2)
+
+    rerun["check_run"]["pull_requests"] = [fork]  # only another repository's PR: nothing of ours to run
+    answer = deliver(front.url, "check_run", rerun, "d-rerun-fork-only")
+    assert answer.status_code == 202 and answer.json()["outcome"] == "ignored"
+    assert "another repository" in answer.json()["detail"]
+    assert len(front.queue.pending_jobs()) == 1
+
+
+def _side(repo_id: int, repo: str) -> dict[str, object]:
+    return {"ref": "main", "sha": "0" * 40, "repo": {"id": repo_id, "url": f"https://api.github.com/repos/{repo}"}}
