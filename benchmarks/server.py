@@ -203,14 +203,28 @@ def _check_all_queued(queue_url: str, answers: list[tuple[int, str]]) -> int:
     return sum(1 for status, d in answers if status == 202 and (d not in pending or not queue.seen(d)))
 
 
-def bench_queue(name: str, senders: int, rate: float, seconds: float, tmp: Path) -> tuple[list[PhaseResult], int]:
-    redis = None
+def _start_delay_proxy(queue_url: str, rtt_ms: float) -> tuple[subprocess.Popen[bytes], str]:
+    target = int(queue_url.rsplit(":", 1)[1].split("/", 1)[0])
+    port = _free_port()
+    argv = [sys.executable, "-m", "benchmarks.delay_proxy", "--listen", str(port), "--to", str(target)]
+    proc = subprocess.Popen([*argv, "--rtt-ms", str(rtt_ms)], stdout=subprocess.DEVNULL)
+    _wait_port(port)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def bench_queue(
+    name: str, senders: int, rate: float, seconds: float, tmp: Path, rtt_ms: float = 0.0
+) -> tuple[list[PhaseResult], int]:
+    redis = proxy = None
     if name == "redis":
         redis, queue_url = _start_redis(tmp)
     else:
         queue_url = str(tmp / "queue.sqlite3")
+    served_url = queue_url
+    if redis is not None and rtt_ms > 0:
+        proxy, served_url = _start_delay_proxy(queue_url, rtt_ms)
     port = _free_port()
-    server = _start_server(queue_url, port, tmp / f"serve-{name}.log")
+    server = _start_server(served_url, port, tmp / f"serve-{name}.log")
     try:
         _wait_port(port)
         body = _payload_path().read_bytes()
@@ -223,9 +237,10 @@ def bench_queue(name: str, senders: int, rate: float, seconds: float, tmp: Path)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-        if redis is not None:
-            redis.terminate()
-            redis.wait(timeout=10)
+        for helper in (proxy, redis):
+            if helper is not None:
+                helper.terminate()
+                helper.wait(timeout=10)
     return results, missing
 
 
@@ -236,6 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase (default 10)")
     parser.add_argument("--only", choices=("sqlite", "redis"), help="one queue only")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--redis-rtt-ms",
+        type=float,
+        default=0.0,
+        help="Redis as if on another machine: this round-trip time added by a delaying proxy (default 0)",
+    )
+    parser.add_argument("--logs", type=Path, help="keep each server's JSON log lines in this folder")
     args = parser.parse_args(argv)
     queues = [args.only] if args.only else ["sqlite", "redis"]
     all_results: list[PhaseResult] = []
@@ -244,7 +266,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in queues:
             folder = Path(tmp) / name
             folder.mkdir()
-            results, missing = bench_queue(name, args.senders, args.rate, args.seconds, folder)
+            try:
+                results, missing = bench_queue(name, args.senders, args.rate, args.seconds, folder, args.redis_rtt_ms)
+            finally:
+                if args.logs is not None:
+                    args.logs.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(folder / f"serve-{name}.log", args.logs / f"serve-{name}.log")
             all_results += results
             missing_total += missing
             if missing:

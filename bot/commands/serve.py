@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings, queue, probe=runtime.jail_probe())
     workers = _start_workers(os.environ | runtime.settings_env(settings)) if settings.workers else None
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, lifespan="off")
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, lifespan="on")
     finally:
         if workers is not None:
             workers.send_signal(signal.SIGTERM)

@@ -13,12 +13,13 @@ redeliver by itself, FACTS.md §1.3). Every log line names the delivery.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from starlette.applications import Starlette
@@ -150,7 +151,7 @@ def create_app(
             return _answer(400, "malformed", str(exc)[:300]), "malformed"
         job = classified if isinstance(classified, Job) else None
         try:
-            accepted = queue.accept(delivery, job, body_sha256=hashlib.sha256(body).hexdigest())
+            accepted = await queue.accept_async(delivery, job, body_sha256=hashlib.sha256(body).hexdigest())
         except Exception as exc:  # the queue is down: say so, so GitHub shows a failed delivery to redeliver
             log.error("the queue could not be written: %s", exc, extra={"delivery_id": delivery})
             return _answer(503, "unavailable", "the job queue could not be written"), "unavailable"
@@ -194,4 +195,10 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await queue.aclose()
+
+    return Starlette(routes=routes, lifespan=lifespan)

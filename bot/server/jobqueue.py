@@ -25,10 +25,13 @@ what an interrupted attempt already posted by their hidden markers and update it
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
+import anyio.to_thread
+import redis.asyncio
+import redis.asyncio.connection
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import TaskWrapper
 from huey.storage import RedisStorage, SqliteStorage
@@ -48,6 +54,7 @@ Accepted = Literal["queued", "noted", "duplicate", "replay"]
 Runner = Callable[[Job], None]
 DELIVERY_TTL = 7 * 24 * 3600.0  # GitHub lets a delivery be redelivered for 3 days (FACTS.md §1.3); keep a week
 QUEUE_NAME = "guardrail"
+REDIS_CONNECTIONS = 32  # the web front's asyncio connections to Redis
 
 
 class Superseded(Exception):
@@ -137,35 +144,62 @@ def _newer_head(stored: object, stamp: str) -> bool:
     return bytes(stored).decode().split("|", 1)[0] <= stamp
 
 
-class _Answer(Exception):
-    def __init__(self, answer: Accepted) -> None:
-        self.answer = answer
-
-
-def _accept_sqlite(storage: Any, w: _Writes) -> Accepted:
+def _sqlite_writes(curs: Any, storage: Any, w: _Writes) -> Accepted:
     insert = "insert or abort into kv (queue, key, value) values (?, ?, ?)"
+    unique: tuple[tuple[str, Accepted], ...] = ((w.delivery, "duplicate"), (w.body, "replay"))
+    for key, answer in unique:
+        if not key:
+            continue
+        try:
+            curs.execute(insert, (storage.name, key, w.record))
+        except storage.integrity_error:
+            return answer
+    if w.task is None:
+        return "noted"
+    if w.head is not None:
+        curs.execute("select value from kv where queue = ? and key = ?", (storage.name, w.head[0]))
+        row = curs.fetchone()
+        if _newer_head(row[0] if row else None, w.head[2]):
+            replace = "insert or replace into kv (queue, key, value) values (?, ?, ?)"
+            curs.execute(replace, (storage.name, w.head[0], w.head_value))
+    curs.execute("insert into task (queue, data, priority) values (?, ?, 0)", (storage.name, w.task))
+    return "queued"
+
+
+def _accept_sqlite(storage: Any, w: _Writes, *, wait: bool = True) -> Accepted | None:
+    """One ``BEGIN EXCLUSIVE`` transaction on huey's connection (under huey's own lock): everything or nothing is
+    written. With ``wait=False`` it gives up at once (None, nothing written) when another thread of this process
+    or another process holds the database; with ``wait=True`` it waits up to huey's busy timeout (5 s), then
+    raises ``sqlite3.OperationalError``."""
+    if not storage.lock.acquire(blocking=wait):
+        return None
     try:
-        with storage.db(commit=True) as curs:  # BEGIN EXCLUSIVE … COMMIT; any exception rolls everything back
-            unique: tuple[tuple[str, Accepted], ...] = ((w.delivery, "duplicate"), (w.body, "replay"))
-            for key, answer in unique:
-                if not key:
-                    continue
-                try:
-                    curs.execute(insert, (storage.name, key, w.record))
-                except storage.integrity_error:
-                    raise _Answer(answer) from None
-            if w.task is None:
-                return "noted"
-            if w.head is not None:
-                curs.execute("select value from kv where queue = ? and key = ?", (storage.name, w.head[0]))
-                row = curs.fetchone()
-                if _newer_head(row[0] if row else None, w.head[2]):
-                    replace = "insert or replace into kv (queue, key, value) values (?, ?, ?)"
-                    curs.execute(replace, (storage.name, w.head[0], w.head_value))
-            curs.execute("insert into task (queue, data, priority) values (?, ?, 0)", (storage.name, w.task))
-            return "queued"
-    except _Answer as answer:
-        return answer.answer
+        conn = storage.conn
+        if not wait:
+            conn.execute("pragma busy_timeout=0")
+        try:
+            curs = conn.cursor()
+            try:
+                curs.execute(storage.begin_sql)
+            except sqlite3.OperationalError:
+                if wait:
+                    raise
+                return None
+            try:
+                answer = _sqlite_writes(curs, storage, w)
+            except BaseException:
+                conn.rollback()
+                raise
+            if answer in ("duplicate", "replay"):
+                conn.rollback()
+            else:
+                conn.commit()
+            return answer
+        finally:
+            if not wait:
+                conn.execute(f"pragma busy_timeout={int(storage._timeout * 1000)}")
+    finally:
+        storage.lock.release()
 
 
 _ACCEPT_LUA = """
@@ -186,14 +220,45 @@ return 'queued'
 """
 
 
+def _redis_args(w: _Writes) -> list[Any]:
+    head_key, stamp = (w.head[0], w.head[2]) if w.head else ("", "")
+    return [w.delivery, w.record, w.body, head_key, w.head_value, w.task or b"", stamp]
+
+
+def _decoded(answer: Any) -> Accepted:
+    return cast(Accepted, answer.decode() if isinstance(answer, bytes) else answer)
+
+
 def _accept_redis(storage: Any, w: _Writes) -> Accepted:
     script = getattr(storage, "_guardrail_accept", None)
     if script is None:
         script = storage._guardrail_accept = storage.conn.register_script(_ACCEPT_LUA)
-    head_key, stamp = (w.head[0], w.head[2]) if w.head else ("", "")
-    args = [w.delivery, w.record, w.body, head_key, w.head_value, w.task or b"", stamp]
-    answer = script(keys=[storage.result_key, storage.queue_key], args=args)
-    return cast(Accepted, answer.decode() if isinstance(answer, bytes) else answer)
+    return _decoded(script(keys=[storage.result_key, storage.queue_key], args=_redis_args(w)))
+
+
+class _AsyncRedis:
+    """An asyncio client to huey's Redis (same server, database and credentials as huey's connection pool), made
+    in the event loop that first uses it, for the web front's accept: a round trip to a Redis on another machine
+    then holds only the delivery that waits on it, not the server."""
+
+    def __init__(self, storage: Any) -> None:
+        sync_pool = storage.conn.connection_pool
+        connection_class = getattr(redis.asyncio.connection, sync_pool.connection_class.__name__)
+        # At most REDIS_CONNECTIONS connections; a delivery waits for a free one (up to 5 s, then 503) rather than
+        # failing when a burst of deliveries outnumbers them (redis-py's plain pool raises "Too many connections").
+        pool = redis.asyncio.BlockingConnectionPool(
+            connection_class=connection_class,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=5,
+            **sync_pool.connection_kwargs,
+        )
+        self.client = redis.asyncio.Redis.from_pool(pool)  # the client owns the pool: aclose() disconnects it
+        self.script = self.client.register_script(_ACCEPT_LUA)
+        self.keys = [storage.result_key, storage.queue_key]
+        self.loop = asyncio.get_running_loop()
+
+    async def accept(self, w: _Writes) -> Accepted:
+        return _decoded(await self.script(keys=self.keys, args=_redis_args(w)))
 
 
 def _accept_steps(storage: Any, w: _Writes) -> Accepted:
@@ -228,6 +293,7 @@ class JobQueue:
         self.clock = clock
         self.host = host or socket.gethostname()
         self._runner: Runner | None = None
+        self._aio: _AsyncRedis | None = None
         self._task: TaskWrapper = huey.task(name="guardrail_job")(self._execute)
         huey.periodic_task(crontab(minute="*"), name="guardrail_recover")(self.recover)
         huey.on_startup(name="guardrail_worker_ready")(self._ready)
@@ -241,9 +307,49 @@ class JobQueue:
         Everything is written before this returns (the webhook answers 202 only after), and all or nothing is
         written: SQLite does it in one transaction, Redis in one Lua script (``EVALSHA``, atomic on the server);
         another huey storage gets the same steps one by one."""
-        if job is not None and job.event != "pull_request":
+        writes = self._writes(delivery_id, job, body_sha256)
+        if isinstance(self.storage, SqliteStorage):
+            return cast(Accepted, _accept_sqlite(self.storage, writes))
+        if isinstance(self.storage, RedisStorage):
+            return _accept_redis(self.storage, writes)
+        return _accept_steps(self.storage, writes)
+
+    async def accept_async(self, delivery_id: str, job: Job | None, *, body_sha256: str = "") -> Accepted:
+        """``accept`` for the web front's event loop, which it never holds waiting on the queue: Redis through an
+        asyncio client; SQLite on the loop when the database is free at once (the common case: a few hundred
+        microseconds), else in a worker thread that waits for it; anything else in a worker thread."""
+        if isinstance(self.storage, RedisStorage):
+            if job is not None and job.event != "pull_request":
+                job = job.with_seen_head(await self._known_head_async(job))
+            return await self._async_redis().accept(self._writes(delivery_id, job, body_sha256, head_known=True))
+        if isinstance(self.storage, SqliteStorage):
+            if job is None or job.event == "pull_request":
+                answer = _accept_sqlite(self.storage, self._writes(delivery_id, job, body_sha256), wait=False)
+                if answer is not None:
+                    return answer
+        call = functools.partial(self.accept, delivery_id, job, body_sha256=body_sha256)
+        return await anyio.to_thread.run_sync(call)
+
+    def _async_redis(self) -> _AsyncRedis:
+        current = self._aio
+        if current is None or current.loop is not asyncio.get_running_loop():
+            current = self._aio = _AsyncRedis(self.storage)
+        return current
+
+    async def aclose(self) -> None:
+        """Close the asyncio Redis client ``accept_async`` opened (at the web front's shutdown, in its loop)."""
+        current, self._aio = self._aio, None
+        if current is not None and current.loop is asyncio.get_running_loop():
+            await current.client.aclose()
+
+    async def _known_head_async(self, job: Job) -> str | None:
+        raw = await self._async_redis().client.hget(self.storage.result_key, f"head:{job.pr_key}")
+        return _head_sha(bytes(raw)) if isinstance(raw, (bytes, memoryview)) else None
+
+    def _writes(self, delivery_id: str, job: Job | None, body_sha256: str, *, head_known: bool = False) -> _Writes:
+        if job is not None and job.event != "pull_request" and not head_known:
             job = job.with_seen_head(self.known_head(job))  # the newest push so far: a later one supersedes the job
-        writes = _Writes(
+        return _Writes(
             delivery=f"delivery:{delivery_id}",
             record=json.dumps({"at": self.clock(), "job": job is not None}).encode(),
             body=f"body:{body_sha256}" if body_sha256 else "",
@@ -252,11 +358,6 @@ class JobQueue:
             else None,
             task=self.huey.serialize_task(self._task.s(job.as_dict())) if job is not None else None,
         )
-        if isinstance(self.storage, SqliteStorage):
-            return _accept_sqlite(self.storage, writes)
-        if isinstance(self.storage, RedisStorage):
-            return _accept_redis(self.storage, writes)
-        return _accept_steps(self.storage, writes)
 
     def enqueue(self, job: Job) -> None:
         self.huey.enqueue(self._task.s(job.as_dict()))

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import socket
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,3 +209,43 @@ def test_made_up_event_names_do_not_become_metric_labels(front: Front) -> None:
     metrics = httpx.get(f"{front.url}/metrics").text
     assert "made-up" not in metrics
     assert 'guardrail_deliveries_total{event="other",outcome="unsigned"} 5.0' in metrics
+
+
+@contextmanager
+def queue_held(queue: JobQueue, queue_url: str, seconds: float) -> Iterator[None]:
+    """The queue stops answering writes for ``seconds``: a SQLite file another process holds locked, or a Redis
+    server whose clients are paused (CLIENT PAUSE); what a busy worker or a slow network link does for a moment."""
+    if queue_url.startswith("redis://"):
+        import redis
+
+        redis.Redis.from_url(queue_url).execute_command("CLIENT", "PAUSE", int(seconds * 1000), "ALL")
+        yield
+        return
+    holder = sqlite3.connect(queue_url, isolation_level=None, check_same_thread=False)
+    holder.execute("begin exclusive")
+    timer = threading.Timer(seconds, holder.rollback)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.join()
+        holder.close()
+
+
+def test_a_queue_that_answers_slowly_holds_only_its_own_delivery(front: Front, request: pytest.FixtureRequest) -> None:
+    # While one delivery waits on the queue, the server goes on answering: the event loop never waits on the queue.
+    queue_url = str(front.queue.huey.storage.filename) if hasattr(front.queue.huey.storage, "filename") else ""
+    queue_url = queue_url or request.getfixturevalue("redis_url")
+    data = payload("pull_request/opened.json")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool, queue_held(front.queue, queue_url, 2.0):
+        slow = pool.submit(deliver, front.url, "pull_request", data, "d-waits-on-queue")
+        time.sleep(0.3)  # the delivery is now waiting on the queue
+        started = time.monotonic()
+        refused = deliver(front.url, "pull_request", data, "d-forged", secret="not the secret")
+        answered_in = time.monotonic() - started
+        still_waiting = not slow.done()
+    assert refused.status_code == 401
+    assert still_waiting, "the first delivery should still be waiting on the queue"
+    assert answered_in < 1.0, f"a request unrelated to the queue waited {answered_in:.2f} s behind it"
+    assert slow.result().status_code == 202
+    assert [job.delivery_id for job in front.queue.pending_jobs()] == ["d-waits-on-queue"]
