@@ -7,7 +7,9 @@
     guardrail_job_seconds{outcome}                  histogram of a job's wall time; outcome: posted, superseded,
                                                     refused, failed, skipped
     guardrail_model_attempts_total{model, result}   result: accepted, rejected, error, skipped
-    guardrail_gate_failures_total{gate}             a gate that failed or could not run, per attempt
+    guardrail_gate_failures_total{gate}             a gate that failed or could not run, per attempt; gate: a
+                                                    built-in gate's name, or "command" for any configured command
+                                                    (its name comes from a repository's config: unbounded)
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set (``guardrail serve`` sets it before it starts its workers), every process
 writes its values there and ``/metrics`` adds them up (prometheus-client's multiprocess mode), so the workers'
@@ -28,6 +30,7 @@ from bot.types import Outcome
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+BUILTIN_GATES = frozenset({"apply", "paths", "ruff", "tests", "effect"})  # the NAME of checks/apply.py, paths.py, ...
 
 
 class _QueueDepth(Collector):
@@ -76,7 +79,7 @@ class Metrics:
             self.model_attempts.labels(attempt.model, attempt.status).inc()
             for gate in attempt.gates:
                 if gate.status in ("fail", "error"):
-                    self.gate_failures.labels(gate.name).inc()
+                    self.gate_failures.labels(gate.name if gate.name in BUILTIN_GATES else "command").inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

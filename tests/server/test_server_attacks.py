@@ -6,11 +6,16 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
 from bot.server.jobqueue import Superseded
+from bot.server.metrics import BUILTIN_GATES, Metrics
 from bot.server.worker import MAX_ATTEMPTS
+from bot.types import Attempt, GateResult, Outcome, PullRequest
+from checks import apply, effect, paths, ruff
+from checks import tests as tests_gate
 from tests.demo_pr import REVIEW_WITH_FIX
 from tests.fakes.model_servers import FakeOllama, Reply
 from tests.github.action_world import NUMBER, REPO, payload
@@ -92,3 +97,19 @@ def test_a_check_run_rerun_acts_on_the_repositorys_own_pull_request_not_a_forks(
 
 def _side(repo_id: int, repo: str) -> dict[str, object]:
     return {"ref": "main", "sha": "0" * 40, "repo": {"id": repo_id, "url": f"https://api.github.com/repos/{repo}"}}
+
+
+def test_gate_names_from_a_repositorys_config_do_not_become_metric_labels(tmp_path: Path) -> None:
+    # `gates.commands[].name` is whatever a repository's .guardrail.yml says: on a public App every installing
+    # repository could add time series to the operator's Prometheus, one per made-up name.
+    metrics = Metrics()
+    for i in range(5):
+        gates = (GateResult("tests", "fail", "1 failed"), GateResult(f"made-up-{i}-" + "x" * 200, "fail", "exit 1"))
+        attempt = Attempt("coder-local", "ollama", "local", "rejected", gates=gates)
+        pr = PullRequest(tmp_path, "main", "pr")
+        metrics.record_outcome(Outcome(pr, "review", posted=False, winner=None, attempts=(attempt,)))
+    text = metrics.exposition().decode()
+    assert "made-up" not in text
+    assert 'guardrail_gate_failures_total{gate="tests"} 5.0' in text
+    assert 'guardrail_gate_failures_total{gate="command"} 5.0' in text
+    assert {apply.NAME, paths.NAME, ruff.NAME, tests_gate.NAME, effect.NAME} == BUILTIN_GATES
