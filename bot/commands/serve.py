@@ -10,6 +10,7 @@ Logs are JSON lines on stderr. Stop it with Ctrl-C or SIGTERM; the workers stop 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import signal
@@ -67,7 +68,7 @@ def _start_workers(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `guardrail serve`."""
-    from bot.server.settings import settings_from
+    from bot.server.settings import settings_from, weaknesses
 
     settings = settings_from(os.environ, flags_of(args), need_secret=True)
     if not 0 < args.port < 65536:
@@ -82,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     from bot.server.app import create_app
 
     logs.configure()
+    for line in weaknesses(settings, flags_of(args), secret=True):
+        logging.getLogger("guardrail.server.settings").warning("%s", line)
     queue = runtime.make_queue(settings)
     if settings.workers:
         runtime.worker_deps(settings, queue, os.environ)  # the App's id and key are checked before anything starts

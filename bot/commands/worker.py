@@ -10,6 +10,7 @@ jobs finish first (SIGINT twice, or SIGTERM, stops at once; those jobs run again
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from typing import Any
 
@@ -32,7 +33,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `guardrail worker`."""
-    from bot.server.settings import settings_from
+    from bot.server.settings import settings_from, weaknesses
 
     settings = settings_from(os.environ, flags_of(args), need_secret=False)
     if settings.workers < 1:
@@ -40,5 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.server import logs, runtime
 
     logs.configure()
+    for line in weaknesses(settings, flags_of(args), secret=False):
+        logging.getLogger("guardrail.server.settings").warning("%s", line)
     runtime.run_consumer(settings)
     return 0

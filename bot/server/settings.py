@@ -33,6 +33,8 @@ from platformdirs import user_state_dir
 from bot.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.github.com"
+MIN_SECRET_CHARS = 20  # below this a webhook secret is guessable; GitHub's docs ask for "a random string with high
+# entropy" (docs.github.com /webhooks/using-webhooks/validating-webhook-deliveries)
 
 
 @dataclass(frozen=True)
@@ -137,3 +139,32 @@ def settings_from(
         lease_seconds=lease,
         git_url=git_url,
     )
+
+
+def weaknesses(settings: ServerSettings, flags: Mapping[str, str | None], *, secret: bool) -> list[str]:
+    """What is weak in a configuration that still starts, one line each naming the variable and the fix (the start
+    logs them as warnings): a short webhook secret, a secret given as a flag (every local user sees it in ``ps``),
+    an App key file that other users can read. ``secret``: whether this process uses the webhook secret."""
+    lines = []
+    if secret and len(settings.webhook_secret) < MIN_SECRET_CHARS:
+        lines.append(
+            f"{_where('GUARDRAIL_WEBHOOK_SECRET')}: the secret has only {len(settings.webhook_secret)} characters; "
+            f"anyone who guesses it can make the App run jobs. Use {MIN_SECRET_CHARS} or more random characters "
+            "(python -c 'import secrets; print(secrets.token_hex(32))'), here and on the App's settings page"
+        )
+    if secret and flags.get("GUARDRAIL_WEBHOOK_SECRET") is not None:
+        lines.append(
+            "--webhook-secret: a secret given as a flag shows in `ps` to every user of this machine; set "
+            "GUARDRAIL_WEBHOOK_SECRET in the environment instead"
+        )
+    key = settings.private_key_path
+    try:
+        mode = key.stat().st_mode if key is not None else 0
+    except OSError:
+        mode = 0  # a missing key is refused where it is read
+    if key is not None and mode & 0o077:
+        lines.append(
+            f"{_where('GUARDRAIL_APP_PRIVATE_KEY')}: {key} can be read by other users (mode {mode & 0o777:o}), and "
+            f"it acts as the App on every installation; run chmod 600 {key}"
+        )
+    return lines

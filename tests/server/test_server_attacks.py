@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.server.jobqueue import Superseded
@@ -20,7 +23,7 @@ from tests.demo_pr import REVIEW_WITH_FIX
 from tests.fakes.model_servers import FakeOllama, Reply
 from tests.github.action_world import NUMBER, REPO, payload
 from tests.server.app_world import AppWorld
-from tests.server.server_world import deliver, wait_until
+from tests.server.server_world import Process, deliver, free_port, wait_until, write_app_key
 from tests.server.test_server_app_e2e import _running_leases, app  # noqa: F401 (the end-to-end world)
 from tests.server.test_server_webhook import Front, front, redis_url  # noqa: F401 (the shared fixtures)
 
@@ -99,6 +102,37 @@ def _side(repo_id: int, repo: str) -> dict[str, object]:
     return {"ref": "main", "sha": "0" * 40, "repo": {"id": repo_id, "url": f"https://api.github.com/repos/{repo}"}}
 
 
+def test_serve_warns_about_a_weak_secret_a_secret_on_the_command_line_and_a_key_others_can_read(
+    tmp_path: Path,
+) -> None:
+    key = write_app_key(tmp_path / "app.pem")
+    key.chmod(0o644)  # what a copy with the default umask gets
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUARDRAIL_", "GITHUB_"))}
+    env |= {"GUARDRAIL_QUEUE": str(tmp_path / "q.sqlite3"), "GUARDRAIL_APP_ID": "1"}
+    env |= {"GUARDRAIL_APP_PRIVATE_KEY": str(key), "GITHUB_API_URL": "http://127.0.0.1:9"}
+    argv = ["serve", "--port", str(port), "--workers", "1", "--webhook-secret", "hunter2"]
+    serve = Process(argv, env, tmp_path / "serve.log")
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}"), 30, "guardrail serve to answer")
+    finally:
+        serve.stop()
+    warnings = [x["message"] for x in serve.lines() if x["level"] == "warning" and x["logger"].endswith("settings")]
+    assert any("GUARDRAIL_WEBHOOK_SECRET" in w and "7 characters" in w for w in warnings), warnings
+    assert any("--webhook-secret" in w and "ps" in w for w in warnings), warnings
+    assert any(str(key) in w and "chmod 600" in w for w in warnings), warnings
+    assert not any("hunter2" in line for line in serve.log.read_text().splitlines())  # never the secret itself
+
+
+def test_serve_refuses_a_secret_of_only_whitespace(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUARDRAIL_", "GITHUB_"))}
+    env |= {"GUARDRAIL_WEBHOOK_SECRET": " \t ", "GUARDRAIL_QUEUE": str(tmp_path / "q.sqlite3")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "GUARDRAIL_WEBHOOK_SECRET" in done.stderr
+
+
 def test_gate_names_from_a_repositorys_config_do_not_become_metric_labels(tmp_path: Path) -> None:
     # `gates.commands[].name` is whatever a repository's .guardrail.yml says: on a public App every installing
     # repository could add time series to the operator's Prometheus, one per made-up name.
@@ -113,3 +147,10 @@ def test_gate_names_from_a_repositorys_config_do_not_become_metric_labels(tmp_pa
     assert 'guardrail_gate_failures_total{gate="tests"} 5.0' in text
     assert 'guardrail_gate_failures_total{gate="command"} 5.0' in text
     assert {apply.NAME, paths.NAME, ruff.NAME, tests_gate.NAME, effect.NAME} == BUILTIN_GATES
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code in (200, 503)
+    except httpx.TransportError:
+        return False
