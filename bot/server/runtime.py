@@ -15,6 +15,7 @@ from bot.github.port import GitHubPort
 from bot.server.app import Probe
 from bot.server.jobqueue import JobQueue, make_huey
 from bot.server.metrics import Metrics
+from bot.server.mirror import default_root
 from bot.server.settings import FIELDS, ServerSettings
 from bot.server.worker import WorkerDeps, make_runner
 
@@ -73,7 +74,7 @@ def worker_deps(settings: ServerSettings, queue: JobQueue, env: Mapping[str, str
     def port_factory(token: str) -> GitHubPort:
         return PyGithubAdapter(token=token, base_url=settings.api_url)
 
-    return WorkerDeps(settings, queue, tokens.get, port_factory, Metrics(), dict(env))
+    return WorkerDeps(settings, queue, tokens.get, port_factory, Metrics(), dict(env), mirrors=default_root(env))
 
 
 def run_consumer(settings: ServerSettings, env: Mapping[str, str] | None = None) -> None:

@@ -1,7 +1,8 @@
 """One job on a worker: from a queued ``Job`` to one review, one summary comment and one check run, as the Action.
 
     superseded? → installation token → (slash command: the commenter may write? else a polite refusal)
-    → the PR on GitHub (its head moved on? superseded) → a fresh checkout of base and head (git fetch)
+    → the PR on GitHub (its head moved on? superseded) → a fresh checkout of base and head, borrowing the objects
+    of the machine's shared mirror of the repository (``bot.server.mirror``: only new commits are fetched)
     → ``action.compute_outcome_in`` (the Action's pipeline; PR code only in the jail) → ``action.post_to_github``
 
 Between every pipeline step and before each reporter posts, the job checks that no newer push was accepted for its
@@ -32,6 +33,7 @@ from bot.server.deliveries import Job
 from bot.server.jobqueue import JobQueue, Superseded
 from bot.server.logs import DELIVERY
 from bot.server.metrics import Metrics
+from bot.server.mirror import prepare_checkout
 from bot.server.settings import ServerSettings
 from bot.types import PullInfo
 
@@ -52,6 +54,7 @@ class WorkerDeps:
     metrics: Metrics
     env: Mapping[str, str]
     workdir: Path | None = None  # where checkouts are made (the system's temporary directory)
+    mirrors: Path | None = None  # the shared git mirrors' folder (``bot.server.mirror``); None: a full fetch per job
 
 
 def run_job(job: Job, deps: WorkerDeps) -> str:
@@ -103,8 +106,8 @@ def _run(job: Job, deps: WorkerDeps) -> str:
         raise Superseded(f"GitHub says {job.pr_key} is at {current.head_sha[:12]}, this job was for {job.head_sha}")
     with tempfile.TemporaryDirectory(prefix="guardrail-job-", dir=deps.workdir) as tmp:
         checkout = Path(tmp) / "checkout"
-        action_git.init_checkout(checkout, _clone_url(job, deps.settings))
-        action_git.ensure_commits(checkout, current, token)
+        how = prepare_checkout(checkout, _clone_url(job, deps.settings), current, token, deps.mirrors)
+        log.info("checkout ready (%s)", how)
         pull, notes, stale = _target(job, current, checkout)
         job = job.with_head(pull.head_sha)
         queue.ensure_current(job)
