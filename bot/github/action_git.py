@@ -53,7 +53,10 @@ def ensure_commits(repo: Path, pull: PullInfo, token: str = "") -> None:
             "not a git checkout; run actions/checkout (with fetch-depth: 0) before Guardrail",
             where=f"GITHUB_WORKSPACE={repo}",
         )
-    for sha in (pull.base_sha, pull.head_sha):
+    missing = [sha for sha in (pull.base_sha, pull.head_sha) if not has_commit(repo, sha)]
+    if len(missing) > 1:  # one fetch for both: a second would get the whole shared history again (no ref keeps it)
+        _git(repo, "fetch", "--no-tags", "origin", *missing, token=token)
+    for sha in missing:
         if has_commit(repo, sha):
             continue
         attempts = [

@@ -126,8 +126,13 @@ def _update(mirror: Path, url: str, pull: PullInfo, token: str) -> None:
         started = time.monotonic()
         _fetch(mirror, url, pull, missing, token)
         log.info("git mirror %s: fetched %d commit(s) in %.1f s", mirror.name, len(missing), time.monotonic() - started)
-    for name, sha in (("base", pull.base_sha), ("head", pull.head_sha)):
-        _checked(mirror, "update-ref", f"refs/guardrail/pull/{pull.number}/{name}", sha)
+    keep = f"refs/guardrail/pull/{pull.number}"
+    _checked(
+        mirror,
+        "update-ref",
+        "--stdin",
+        input=f"update {keep}/base {pull.base_sha}\nupdate {keep}/head {pull.head_sha}\n",
+    )
     _checked(mirror, "-c", "gc.autoDetach=false", "gc", "--auto", "--quiet")
 
 
@@ -207,13 +212,13 @@ def _has_commit(repo: Path, sha: str) -> bool:
     return done.ok
 
 
-def _checked(repo: Path, *args: str) -> None:
-    done = _git(repo, *args)
+def _checked(repo: Path, *args: str, input: str | None = None) -> None:
+    done = _git(repo, *args, input=input)
     if not done.ok:
         raise MirrorError(f"git {' '.join(args)} failed in {repo}: {done.describe()}: {done.stderr.strip()[-300:]}")
 
 
-def _git(repo: Path, *args: str, token: str = "") -> proc.ProcResult:
+def _git(repo: Path, *args: str, token: str = "", input: str | None = None) -> proc.ProcResult:
     """One git command of ours in ``repo``: :mod:`checks.gitenv`'s environment plus the proxy and CA variables a
     fetch needs; ``token`` as GitHub's Basic ``x-access-token`` header for this command only."""
     env = gitenv.env() | {name: os.environ[name] for name in NETWORK_ENV if name in os.environ}
@@ -224,7 +229,7 @@ def _git(repo: Path, *args: str, token: str = "") -> proc.ProcResult:
             "GIT_CONFIG_KEY_0": "http.extraheader",
             "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
         }
-    return proc.run(gitenv.argv(args), cwd=repo, timeout=GIT_TIMEOUT, isolate_network=False, base_env=env)
+    return proc.run(gitenv.argv(args), cwd=repo, timeout=GIT_TIMEOUT, input=input, isolate_network=False, base_env=env)
 
 
 def _remove(path: Path) -> None:

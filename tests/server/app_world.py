@@ -23,6 +23,7 @@ class AppWorld:
     world: World
     queue: str
     lease_seconds: float = 30.0
+    git_url: str = ""  # GUARDRAIL_GIT_URL; default: the remote's path (a local fetch)
     processes: list[Process] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -48,8 +49,9 @@ class AppWorld:
             "GUARDRAIL_ADMIN_POLICY": admin_policy_yaml(self.world.ollama.url),
             "GUARDRAIL_QUEUE": self.queue,
             "GUARDRAIL_LEASE_SECONDS": str(self.lease_seconds),
-            "GUARDRAIL_GIT_URL": str(self.world.tmp / "remotes" / "{repo}"),
+            "GUARDRAIL_GIT_URL": self.git_url or str(self.world.tmp / "remotes" / "{repo}"),
             "GUARDRAIL_AUDIT_DB": str(self.world.tmp / "audit.sqlite3"),
+            "GUARDRAIL_CACHE_DIR": str(self.world.tmp / "cache"),  # the workers' git mirrors: not the user's cache
             **extra,
         }
 
