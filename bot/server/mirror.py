@@ -118,22 +118,16 @@ def _update(mirror: Path, url: str, pull: PullInfo, token: str) -> None:
         _init_bare(mirror)
     elif mirror.is_symlink() or not mirror.is_dir():
         raise MirrorError(f"{mirror} is not a folder")
-    elif _git(mirror, "rev-parse", "--is-bare-repository").stdout.strip() != "true":
-        raise MirrorError("not a bare git repository")
     _clear_stale_locks(mirror)
-    missing = [sha for sha in (pull.base_sha, pull.head_sha) if not _has_commit(mirror, sha)]
+    missing = _missing(mirror, list(dict.fromkeys((pull.base_sha, pull.head_sha))), bare=True)
     if missing:
         started = time.monotonic()
         _fetch(mirror, url, pull, missing, token)
         log.info("git mirror %s: fetched %d commit(s) in %.1f s", mirror.name, len(missing), time.monotonic() - started)
     keep = f"refs/guardrail/pull/{pull.number}"
-    _checked(
-        mirror,
-        "update-ref",
-        "--stdin",
-        input=f"update {keep}/base {pull.base_sha}\nupdate {keep}/head {pull.head_sha}\n",
-    )
-    _checked(mirror, "-c", "gc.autoDetach=false", "gc", "--auto", "--quiet")
+    refs = f"update {keep}/base {pull.base_sha}\nupdate {keep}/head {pull.head_sha}\n"
+    _checked(mirror, "update-ref", "--stdin", input=refs, bare=True)
+    _checked(mirror, "-c", "gc.autoDetach=false", "gc", "--auto", "--quiet", bare=True)
 
 
 def _fetch(mirror: Path, url: str, pull: PullInfo, missing: Sequence[str], token: str) -> None:
@@ -142,12 +136,13 @@ def _fetch(mirror: Path, url: str, pull: PullInfo, missing: Sequence[str], token
     keep = f"refs/guardrail/pull/{pull.number}"
     by_sha = [f"+{sha}:{keep}/{'head' if sha == pull.head_sha else 'base'}" for sha in missing]
     by_ref = [f"+refs/pull/{pull.number}/head:{keep}/head"]
-    if _git(mirror, "check-ref-format", "--branch", pull.base_ref).ok:
+    if _git(mirror, "check-ref-format", "--branch", pull.base_ref, bare=True).ok:
         by_ref.append(f"+refs/heads/{pull.base_ref}:{keep}/base")
     errors = []
     for refspecs in (by_sha, by_ref):
-        done = _git(mirror, "fetch", "--no-tags", "--no-write-fetch-head", "--quiet", url, *refspecs, token=token)
-        if done.ok and all(_has_commit(mirror, sha) for sha in missing):
+        fetch = ("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", url, *refspecs)
+        done = _git(mirror, *fetch, token=token, bare=True)
+        if done.ok and not _missing(mirror, missing, bare=True):
             return
         errors.append(f"git fetch {' '.join(refspecs)}: {done.describe()}: {done.stderr.strip()[-300:]}")
     raise MirrorError("; ".join(errors))
@@ -180,9 +175,8 @@ def _borrow(checkout: Path, mirror: Path, url: str, pull: PullInfo) -> None:
     info = checkout / ".git" / "objects" / "info"
     info.mkdir(parents=True, exist_ok=True)
     (info / "alternates").write_text(f"{(mirror / 'objects').resolve()}\n", encoding="utf-8")
-    for sha in (pull.base_sha, pull.head_sha):
-        if not _has_commit(checkout, sha):
-            raise MirrorError(f"the checkout does not see commit {sha} of the mirror")
+    for sha in _missing(checkout, (pull.base_sha, pull.head_sha)):
+        raise MirrorError(f"the checkout does not see commit {sha} of the mirror")
 
 
 def _init_bare(path: Path) -> None:
@@ -202,26 +196,33 @@ def _clear_stale_locks(mirror: Path) -> None:
                 log.info("git mirror %s: removed a stale %s", mirror.name, name)
 
 
-def _has_commit(repo: Path, sha: str) -> bool:
-    """Whether ``repo`` (or the mirror it borrows from) has the commit; MirrorError when git reports damage while
-    looking (a pack that does not match its index, a corrupt object: ``error:`` lines), not just a missing commit."""
-    done = _git(repo, "cat-file", "-e", f"{sha}^{{commit}}")
-    damage = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    if damage:
-        raise MirrorError(f"git reports damage in {repo}: {damage[0][:300]}")
-    return done.ok
+def _missing(repo: Path, shas: Sequence[str], *, bare: bool = False) -> list[str]:
+    """The commits of ``shas`` that ``repo`` (or the mirror it borrows from) lacks, in one ``git cat-file``;
+    MirrorError when git cannot look, or reports damage while looking (a pack that does not match its index, a
+    corrupt object: ``error:`` lines)."""
+    lines = "".join(f"{sha}^{{commit}}\n" for sha in shas)
+    done = _git(repo, "cat-file", "--batch-check", input=lines, bare=bare)
+    damage = [line for line in done.stderr.splitlines() if line.startswith(("error:", "fatal:"))]
+    answers = done.stdout.splitlines()
+    if damage or not done.ok or len(answers) != len(shas):
+        raise MirrorError(f"git cannot read {repo}: {(damage or [done.describe()])[0][:300]}")
+    return [sha for sha, answer in zip(shas, answers, strict=True) if answer.split()[1:2] != ["commit"]]
 
 
-def _checked(repo: Path, *args: str, input: str | None = None) -> None:
-    done = _git(repo, *args, input=input)
+def _checked(repo: Path, *args: str, input: str | None = None, bare: bool = False) -> None:
+    done = _git(repo, *args, input=input, bare=bare)
     if not done.ok:
         raise MirrorError(f"git {' '.join(args)} failed in {repo}: {done.describe()}: {done.stderr.strip()[-300:]}")
 
 
-def _git(repo: Path, *args: str, token: str = "", input: str | None = None) -> proc.ProcResult:
+def _git(repo: Path, *args: str, token: str = "", input: str | None = None, bare: bool = False) -> proc.ProcResult:
     """One git command of ours in ``repo``: :mod:`checks.gitenv`'s environment plus the proxy and CA variables a
-    fetch needs; ``token`` as GitHub's Basic ``x-access-token`` header for this command only."""
+    fetch needs; ``token`` as GitHub's Basic ``x-access-token`` header for this command only. ``bare``: ``repo`` is
+    the mirror, named by ``GIT_DIR`` so that git never looks for a repository above a damaged one (a cache folder
+    inside someone's home repository would otherwise be fetched into)."""
     env = gitenv.env() | {name: os.environ[name] for name in NETWORK_ENV if name in os.environ}
+    if bare:
+        env["GIT_DIR"] = str(repo)
     if token:
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         env |= {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import subprocess
 import threading
 from collections.abc import Callable
@@ -46,6 +47,10 @@ class GitHttpServer:
 
             def log_message(self, format: str, *args: object) -> None:  # quiet
                 return
+
+            def setup(self) -> None:
+                super().setup()  # headers and body go out in separate writes: no Nagle delay between them
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self) -> None:
                 owner._handle(self, b"")

@@ -268,3 +268,18 @@ def test_pr_code_in_the_jail_cannot_reach_the_mirror_and_our_own_git_writes_stay
     assert alternates.read_text() == f"{(mirror / 'objects').resolve()}\n"
     assert (checkout / ".git" / "objects" / written[:2] / written[2:]).is_file()
     assert not (mirror / "objects" / written[:2]).exists()
+
+
+def test_a_mirror_emptied_inside_a_home_repository_is_rebuilt_and_the_home_repository_left_alone(
+    tmp_path: Path, remote: Remote, server: GitHttpServer
+) -> None:
+    home = tmp_path / "home"  # some keep their home folder in git: the cache folder is then inside a repository
+    subprocess.run(["git", "init", "-q", str(home)], check=True)
+    url, root = clone_url(server), home / ".cache" / "guardrail" / "mirrors"
+    prepare_checkout(tmp_path / "job1", url, remote.pull(), TOKEN, root)
+    mirror = mirror_path(root, url)
+    (mirror / "HEAD").unlink()  # no longer a repository: git would look for one above it
+
+    assert prepare_checkout(tmp_path / "job2", url, remote.pull(), TOKEN, root) == "rebuilt"
+    assert git_out(home, "for-each-ref") == "" and objects(home)["count"] == objects(home)["in-pack"] == 0
+    assert git_out(mirror, "rev-parse", f"refs/guardrail/pull/{NUMBER}/head") == remote.head
