@@ -198,6 +198,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await queue.astart()
         yield
         await queue.aclose()
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import anyio.to_thread
+import redis
 import redis.asyncio
 import redis.asyncio.connection
 from huey import Huey, RedisHuey, SqliteHuey, crontab
@@ -54,7 +55,8 @@ Accepted = Literal["queued", "noted", "duplicate", "replay"]
 Runner = Callable[[Job], None]
 DELIVERY_TTL = 7 * 24 * 3600.0  # GitHub lets a delivery be redelivered for 3 days (FACTS.md §1.3); keep a week
 QUEUE_NAME = "guardrail"
-REDIS_CONNECTIONS = 32  # the web front's asyncio connections to Redis
+REDIS_CONNECTIONS = 32  # the web front's asyncio connections to Redis, at most
+WARM_CONNECTIONS = 8  # opened at its start
 
 
 class Superseded(Exception):
@@ -335,6 +337,19 @@ class JobQueue:
         if current is None or current.loop is not asyncio.get_running_loop():
             current = self._aio = _AsyncRedis(self.storage)
         return current
+
+    async def astart(self) -> None:
+        """At the web front's start, in its loop: load the accept script into Redis and open a few connections, so
+        the first deliveries do not pay for them (nothing for SQLite). A Redis that does not answer yet is only
+        logged: /healthz says so, and each delivery tries again."""
+        if not isinstance(self.storage, RedisStorage):
+            return
+        client = self._async_redis().client
+        try:
+            await client.script_load(_ACCEPT_LUA)
+            await asyncio.gather(*(client.ping() for _ in range(WARM_CONNECTIONS)))
+        except redis.RedisError as exc:
+            log.warning("the Redis queue does not answer yet: %s", exc)
 
     async def aclose(self) -> None:
         """Close the asyncio Redis client ``accept_async`` opened (at the web front's shutdown, in its loop)."""
