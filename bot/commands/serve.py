@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     if settings.workers:
         runtime.worker_deps(settings, queue, os.environ)  # the App's id and key are checked before anything starts
     app = create_app(settings, queue, probe=runtime.jail_probe())
-    workers = _start_workers(os.environ | runtime.settings_env(settings)) if settings.workers else None
+    child_env = os.environ | runtime.settings_env(settings) | {runtime.SERVE_PID_ENV: str(os.getpid())}
+    workers = _start_workers(child_env) if settings.workers else None
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, lifespan="on")
     finally:

@@ -5,6 +5,8 @@
 Same settings as `guardrail serve` (the webhook secret is not needed here). Each worker takes a job, gets an
 installation token, fetches the PR, runs the Action's pipeline and reporters. Stop with Ctrl-C or SIGTERM: running
 jobs finish first (SIGINT twice, or SIGTERM, stops at once; those jobs run again elsewhere when their lease ends).
+``--metrics-port`` serves this machine's workers' Prometheus metrics (job seconds, model attempts, gate failures,
+the queue's depth) for a scraper. Started by `guardrail serve`, a worker stops when serve dies, even by ``kill -9``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
+import tempfile
 from typing import Any
 
 from bot.commands.serve import add_settings_flags, flags_of
@@ -28,7 +32,35 @@ def register(subparsers: Any) -> None:
         ),
     )
     add_settings_flags(parser)
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve this machine's workers' Prometheus metrics on http://HOST:PORT/metrics; $GUARDRAIL_METRICS_PORT",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default=None,
+        metavar="HOST",
+        help="address of the metrics endpoint (default 127.0.0.1); $GUARDRAIL_METRICS_HOST",
+    )
     parser.set_defaults(run=run)
+
+
+def _metrics_address(args: argparse.Namespace) -> tuple[str, int] | None:
+    raw = args.metrics_port if args.metrics_port is not None else os.environ.get("GUARDRAIL_METRICS_PORT", "").strip()
+    if raw in ("", None):
+        return None
+    where = "GUARDRAIL_METRICS_PORT (--metrics-port)"
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"{raw!r} is not a TCP port", where=where) from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"{port} is not a TCP port", where=where)
+    host = args.metrics_host or os.environ.get("GUARDRAIL_METRICS_HOST", "").strip() or "127.0.0.1"
+    return host, port
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,10 +70,21 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(os.environ, flags_of(args), need_secret=False)
     if settings.workers < 1:
         raise ConfigError("a worker machine needs at least one worker process", where="GUARDRAIL_WORKERS (--workers)")
+    metrics_at = _metrics_address(args)
+    made_dir = None
+    if metrics_at is not None and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Before prometheus_client is imported anywhere: every worker process then counts into this folder.
+        made_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="guardrail-metrics-")
     from bot.server import logs, runtime
+
+    runtime.die_with_serve()
 
     logs.configure()
     for line in weaknesses(settings, flags_of(args), secret=False):
         logging.getLogger("guardrail.server.settings").warning("%s", line)
-    runtime.run_consumer(settings)
+    try:
+        runtime.run_consumer(settings, metrics_at=metrics_at)
+    finally:
+        if made_dir is not None:
+            shutil.rmtree(made_dir, ignore_errors=True)
     return 0

@@ -4,8 +4,10 @@ start the same commands as subprocesses): the queue, the jail probe, the worker'
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,10 +79,42 @@ def worker_deps(settings: ServerSettings, queue: JobQueue, env: Mapping[str, str
     return WorkerDeps(settings, queue, tokens.get, port_factory, Metrics(), dict(env), mirrors=default_root(env))
 
 
-def run_consumer(settings: ServerSettings, env: Mapping[str, str] | None = None) -> None:
-    """Run huey's consumer with ``settings.workers`` worker processes until SIGINT/SIGTERM (huey's own handling)."""
+SERVE_PID_ENV = "GUARDRAIL_SERVE_PID"
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def die_with_serve() -> None:
+    """In a ``guardrail worker`` that ``guardrail serve`` started (``GUARDRAIL_SERVE_PID`` names it): ask Linux for
+    SIGTERM when serve dies, even by ``kill -9`` (prctl(2) ``PR_SET_PDEATHSIG``), so no orphaned worker goes on
+    taking jobs beside the next serve's; if serve is already gone, stop now. Elsewhere, nothing."""
+    raw = os.environ.pop(SERVE_PID_ENV, "")
+    if not raw.isdigit():
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != int(raw):  # serve died before the request above: nobody would send the signal
+        raise SystemExit("guardrail worker: guardrail serve, which started it, is gone")
+
+
+def serve_metrics(queue: JobQueue, address: tuple[str, int]) -> None:
+    """Serve the workers' metrics (prometheus-client's multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` must be set
+    before prometheus_client is imported) and the queue's depth on ``http://HOST:PORT/metrics``, in a thread."""
+    from prometheus_client import start_http_server
+
+    registry = Metrics(depth=queue.depth).registry
+    start_http_server(address[1], addr=address[0], registry=registry)
+
+
+def run_consumer(
+    settings: ServerSettings, env: Mapping[str, str] | None = None, *, metrics_at: tuple[str, int] | None = None
+) -> None:
+    """Run huey's consumer with ``settings.workers`` worker processes until SIGINT/SIGTERM (huey's own handling);
+    with ``metrics_at`` (host, port), their metrics are served there."""
     queue = make_queue(settings)
     queue.set_runner(make_runner(worker_deps(settings, queue, os.environ if env is None else env)))
+    if metrics_at is not None:
+        serve_metrics(queue, metrics_at)
     consumer = queue.huey.create_consumer(
         workers=settings.workers,
         worker_type="process",

@@ -1,0 +1,100 @@
+"""The App's processes as an operator runs them: `guardrail serve` with its worker child, and a worker machine's
+own /metrics. Real processes, a real SQLite queue, the fake GitHub."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import httpx
+
+from bot.server.deliveries import Job
+from bot.server.jobqueue import JobQueue, make_huey
+from tests.fakes.github_server import FakeGitHub
+from tests.server.server_world import SECRET, Process, free_port, wait_until, write_app_key
+
+
+def _env(tmp: Path, api_url: str, **extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("GUARDRAIL_", "GITHUB_", "PROMETHEUS_"))}
+    return base | {
+        "GUARDRAIL_WEBHOOK_SECRET": SECRET,
+        "GUARDRAIL_APP_ID": "99",
+        "GUARDRAIL_APP_PRIVATE_KEY": str(write_app_key(tmp / "app.pem")),
+        "GITHUB_API_URL": api_url,
+        "GUARDRAIL_QUEUE": str(tmp / "queue.sqlite3"),
+        "GUARDRAIL_CACHE_DIR": str(tmp / "cache"),
+        "GUARDRAIL_AUDIT_DB": str(tmp / "audit.sqlite3"),
+        **extra,
+    }
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every living process below ``pid`` (from /proc/<pid>/task/<tid>/children, Linux)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo += children - found
+            found |= children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_serve_killed_with_sigkill_takes_its_workers_with_it(tmp_path: Path) -> None:
+    serve = Process(
+        ["serve", "--port", str(free_port())],
+        _env(tmp_path, "http://127.0.0.1:9", GUARDRAIL_WORKERS="2"),
+        tmp_path / "serve.log",
+    )
+    try:
+        # serve, its `guardrail worker` child and that consumer's two worker processes
+        def started() -> set[int] | None:
+            found = _descendants(serve.proc.pid)
+            return found if len(found) >= 3 else None
+
+        workers = wait_until(started, 60, "the worker processes to start")
+        os.kill(serve.proc.pid, signal.SIGKILL)
+        serve.proc.wait()
+        wait_until(lambda: not any(_alive(pid) for pid in workers), 30, "the orphaned workers to stop")
+    finally:
+        serve.kill_group()
+
+
+def test_a_worker_machine_serves_its_own_metrics(tmp_path: Path) -> None:
+    with FakeGitHub() as fake:
+        fake.add_repo("acme/widgets")
+        fake.add_installation(7, "acme/widgets", app_id=99)
+        port = free_port()
+        env = _env(tmp_path, fake.base_url, GUARDRAIL_WORKERS="1", GUARDRAIL_METRICS_PORT=str(port))
+        queue = JobQueue(make_huey(env["GUARDRAIL_QUEUE"]))
+        # a job for a pull request GitHub does not have: the worker fails it, says so, and counts it
+        job = Job("d-missing", "pull_request", "opened", "acme/widgets", 404, "review", 7, "", head_sha="a" * 40)
+        assert queue.accept("d-missing", job) == "queued"
+        worker = Process(["worker"], env, tmp_path / "worker.log")
+        try:
+
+            def scraped() -> str | None:
+                try:
+                    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+                except httpx.TransportError:
+                    return None
+                return text if 'guardrail_job_seconds_count{outcome="failed"} 1.0' in text else None
+
+            text = wait_until(scraped, 90, "the failed job to show on the worker's /metrics")
+            assert "guardrail_queue_depth 0.0" in text
+        finally:
+            worker.stop()
+        assert not list(Path(tmp_path).glob("guardrail-metrics-*"))
