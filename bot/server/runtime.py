@@ -102,8 +102,14 @@ def serve_metrics(queue: JobQueue, address: tuple[str, int]) -> None:
     before prometheus_client is imported) and the queue's depth on ``http://HOST:PORT/metrics``, in a thread."""
     from prometheus_client import start_http_server
 
+    from bot.errors import ConfigError
+
     registry = Metrics(depth=queue.depth).registry
-    start_http_server(address[1], addr=address[0], registry=registry)
+    try:
+        start_http_server(address[1], addr=address[0], registry=registry)
+    except OSError as exc:
+        where = "GUARDRAIL_METRICS_PORT (--metrics-port)"
+        raise ConfigError(f"cannot listen on {address[0]}:{address[1]} ({exc.strerror})", where=where) from exc
 
 
 def run_consumer(
