@@ -2,8 +2,9 @@
 
     POST /webhook   size cap (Content-Length, then counted while streaming) → X-Hub-Signature-256 on the raw bytes →
                     headers → JSON → which job (``deliveries.classify``) → delivery record + job in the queue → 202
-                    401 bad or missing signature (nothing stored) · 400 malformed · 413 over 25 MB · 200 a redelivery
-                    (nothing run again) · 503 the queue cannot be written (GitHub's redelivery can try again)
+                    401 bad or missing signature (nothing stored) · 400 malformed · 413 over 25 MB · 408 a body
+                    slower than 10 s · 200 a redelivery (nothing run again) · 503 the queue cannot be written
+                    (GitHub's redelivery can try again)
     GET /healthz    200 when the queue answers and the jail probe passed, else 503 saying which and why
     GET /metrics    Prometheus text format (``bot.server.metrics``)
 
@@ -13,6 +14,7 @@ redeliver by itself, FACTS.md §1.3). Every log line names the delivery.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -24,7 +26,7 @@ from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -41,6 +43,9 @@ log = logging.getLogger("guardrail.server.webhook")
 
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB and does not deliver larger ones (FACTS.md §1.2)
 PROBE_CACHE_SECONDS = 30.0
+# GitHub sends the whole delivery at once and gives up after 10 s (FACTS.md §1.3): a body still arriving after that
+# is not GitHub's.
+BODY_SECONDS = 10.0
 # X-GitHub-Delivery is a GUID (FACTS.md §1.2); anything else is refused before it becomes a key in the queue.
 _DELIVERY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # Events with a label of their own in the metrics; any other name counts as "other", so that requests nobody signed
@@ -80,16 +85,19 @@ class _TooLarge(Exception):
     pass
 
 
-async def _read_body(request: Request) -> bytes:
-    """The raw body, refusing (without reading on) anything over ``MAX_BODY_BYTES``."""
+async def _read_body(request: Request, seconds: float) -> bytes:
+    """The raw body, refusing (without reading on) anything over ``MAX_BODY_BYTES``; TimeoutError when it takes over
+    ``seconds`` (a sender trickling bytes would otherwise hold a connection and a task for ever: uvicorn has no
+    body timeout)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.strip().isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _TooLarge
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise _TooLarge
+    async with asyncio.timeout(seconds):
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise _TooLarge
     return bytes(body)
 
 
@@ -105,9 +113,10 @@ def create_app(
     probe: Probe,
     metrics: Metrics | None = None,
     clock: Callable[[], float] = time.monotonic,
+    body_seconds: float = BODY_SECONDS,
 ) -> Starlette:
     """The App's web front. ``probe`` is the jail probe (``checks.jail.probe`` in production); ``metrics`` defaults to
-    a fresh set reading the queue's depth."""
+    a fresh set reading the queue's depth; a body not received within ``body_seconds`` is answered 408."""
     metrics = metrics or Metrics(depth=queue.depth)
     secret = settings.secret_bytes
     probed: dict[str, tuple[float, bool, str]] = {}
@@ -134,9 +143,13 @@ def create_app(
 
     async def _handle(request: Request, delivery: str, event: str) -> tuple[Response, str]:
         try:
-            body = await _read_body(request)
+            body = await _read_body(request, body_seconds)
         except _TooLarge:
             return _answer(413, "too_large", f"over GitHub's {MAX_BODY_BYTES} byte limit"), "too_large"
+        except TimeoutError:
+            return _answer(408, "timeout", f"the body did not arrive within {body_seconds:g} s"), "timeout"
+        except ClientDisconnect:  # nobody reads the answer; counted, not a traceback
+            return _answer(400, "disconnected", "the sender went away before its body ended"), "disconnected"
         if not verify(secret, body, request.headers.get("x-hub-signature-256")):
             return _answer(401, "unsigned", "X-Hub-Signature-256 is missing or wrong"), "unsigned"
         if not _DELIVERY_RE.fullmatch(delivery) or not event:

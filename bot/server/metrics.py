@@ -1,8 +1,9 @@
 """Prometheus metrics (text format via ``prometheus-client``):
 
     guardrail_deliveries_total{event, outcome}      outcome: queued, noted, ignored, duplicate, replay, unsigned,
-                                                    malformed, too_large, unavailable; event: GitHub's name, or
-                                                    "other" for a name outside bot.server.app.KNOWN_EVENTS
+                                                    malformed, too_large, timeout, disconnected, unavailable;
+                                                    event: GitHub's name, or "other" for a name outside
+                                                    bot.server.app.KNOWN_EVENTS
     guardrail_queue_depth                           jobs waiting (read from the queue at scrape time)
     guardrail_job_seconds{outcome}                  histogram of a job's wall time; outcome: posted, superseded,
                                                     refused, failed, skipped

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,8 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.server.jobqueue import Superseded
+from bot.server.app import BODY_SECONDS, create_app
+from bot.server.jobqueue import JobQueue, Superseded, make_huey
 from bot.server.metrics import BUILTIN_GATES, Metrics
+from bot.server.runtime import jail_probe
+from bot.server.settings import settings_from
 from bot.server.worker import MAX_ATTEMPTS
 from bot.types import Attempt, GateResult, Outcome, PullRequest
 from checks import apply, effect, paths, ruff
@@ -23,9 +27,9 @@ from tests.demo_pr import REVIEW_WITH_FIX
 from tests.fakes.model_servers import FakeOllama, Reply
 from tests.github.action_world import NUMBER, REPO, payload
 from tests.server.app_world import AppWorld
-from tests.server.server_world import Process, deliver, free_port, wait_until, write_app_key
+from tests.server.server_world import SECRET, Process, deliver, free_port, serve_in_thread, wait_until, write_app_key
 from tests.server.test_server_app_e2e import _running_leases, app  # noqa: F401 (the end-to-end world)
-from tests.server.test_server_webhook import Front, front, redis_url  # noqa: F401 (the shared fixtures)
+from tests.server.test_server_webhook import Front, front, redis_url, stored  # noqa: F401 (the shared fixtures)
 
 
 def _push_delivery(action: str, head_sha: str, updated_at: str) -> dict[str, object]:
@@ -51,6 +55,63 @@ def test_an_older_push_delivered_after_a_newer_one_does_not_become_the_prs_head(
     assert deliver(front.url, "pull_request", latest, "d-latest").status_code == 202
     with pytest.raises(Superseded):
         front.queue.ensure_current(jobs["d-newer"])
+
+
+def _slow_body(url: str) -> socket.socket:
+    """A connection that sends a delivery's headers and one byte of its body, then nothing (a slowloris)."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    head = (
+        f"POST /webhook HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nX-GitHub-Event: pull_request\r\n"
+        "X-GitHub-Delivery: d-slow\r\nX-Hub-Signature-256: sha256=00\r\nContent-Length: 1000\r\n\r\n"
+    )
+    sock.sendall(head.encode() + b"{")
+    return sock
+
+
+def test_a_body_sent_byte_by_byte_is_408_and_stores_nothing(tmp_path: Path) -> None:
+    settings = settings_from(
+        {"GUARDRAIL_WEBHOOK_SECRET": SECRET, "GUARDRAIL_QUEUE": str(tmp_path / "q.sqlite3")}, {}, need_secret=True
+    )
+    queue = JobQueue(make_huey(settings.queue))
+    with serve_in_thread(create_app(settings, queue, probe=jail_probe(), body_seconds=1.0)) as url:
+        with _slow_body(url) as sock:
+            started = time.monotonic()
+            answer = sock.recv(64)
+            assert answer.startswith(b"HTTP/1.1 408"), answer
+            assert time.monotonic() - started < 5
+        assert stored(queue) == 0
+        metrics = httpx.get(f"{url}/metrics").text
+        assert 'guardrail_deliveries_total{event="pull_request",outcome="timeout"} 1.0' in metrics
+
+
+def test_serve_stops_on_sigterm_while_a_sender_trickles_a_body(tmp_path: Path) -> None:
+    # Before: uvicorn waited for the request's task, which waited for the body, for ever; SIGTERM did nothing.
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUARDRAIL_", "GITHUB_"))}
+    env |= {"GUARDRAIL_WEBHOOK_SECRET": SECRET, "GUARDRAIL_QUEUE": str(tmp_path / "q.sqlite3")}
+    serve = Process(["serve", "--port", str(port), "--workers", "0"], env, tmp_path / "serve.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(url), 30, "guardrail serve to answer")
+        _slow_body(url).close()  # a sender that goes away in the middle of its body
+        time.sleep(0.5)
+        with _slow_body(url):
+            time.sleep(0.5)
+            os.killpg(serve.proc.pid, signal.SIGTERM)
+            started = time.monotonic()
+            serve.proc.wait(timeout=BODY_SECONDS + 10)
+            assert time.monotonic() - started < BODY_SECONDS + 5
+    finally:
+        serve.stop()
+    assert not [x for x in serve.lines() if x["level"] == "error"]  # no traceback for a sender that went away
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code in (200, 503)
+    except httpx.TransportError:
+        return False
 
 
 @pytest.mark.slow
@@ -147,10 +208,3 @@ def test_gate_names_from_a_repositorys_config_do_not_become_metric_labels(tmp_pa
     assert 'guardrail_gate_failures_total{gate="tests"} 5.0' in text
     assert 'guardrail_gate_failures_total{gate="command"} 5.0' in text
     assert {apply.NAME, paths.NAME, ruff.NAME, tests_gate.NAME, effect.NAME} == BUILTIN_GATES
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code in (200, 503)
-    except httpx.TransportError:
-        return False
