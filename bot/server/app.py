@@ -101,6 +101,12 @@ async def _read_body(request: Request, seconds: float) -> bytes:
     return bytes(body)
 
 
+def _shown(value: str, limit: int = 100) -> str:
+    """A header value as the log shows it: at most ``limit`` characters (a GUID and GitHub's event names are far
+    shorter), so that a stranger's request cannot write kilobytes into every log line it causes."""
+    return value if len(value) <= limit else f"{value[:limit]}…(+{len(value) - limit} characters)"
+
+
 def _answer(status: int, outcome: str, detail: str = "") -> JSONResponse:
     content = {"outcome": outcome} | ({"detail": detail} if detail else {})
     return JSONResponse(content, status_code=status)
@@ -125,7 +131,8 @@ def create_app(
         started = clock()
         delivery = request.headers.get("x-github-delivery", "").strip()
         event = request.headers.get("x-github-event", "").strip()
-        token = DELIVERY.set(delivery or None)
+        shown = _shown(delivery) or None  # what the log says: headers are anybody's until the signature is checked
+        token = DELIVERY.set(shown)
         try:
             response, outcome = await _handle(request, delivery, event)
         finally:
@@ -133,11 +140,11 @@ def create_app(
         metrics.deliveries.labels(event if event in KNOWN_EVENTS else "other", outcome).inc()
         log.info(
             "%s %s -> %d %s",
-            event or "-",
+            _shown(event) or "-",
             request.headers.get("content-length", "?"),
             response.status_code,
             outcome,
-            extra={"delivery_id": delivery or None, "ms": round((clock() - started) * 1000, 2)},
+            extra={"delivery_id": shown, "ms": round((clock() - started) * 1000, 2)},
         )
         return response
 

@@ -3,6 +3,7 @@ run against the real web front (uvicorn on 127.0.0.1) and a real queue (a SQLite
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -208,3 +209,26 @@ def test_gate_names_from_a_repositorys_config_do_not_become_metric_labels(tmp_pa
     assert 'guardrail_gate_failures_total{gate="tests"} 5.0' in text
     assert 'guardrail_gate_failures_total{gate="command"} 5.0' in text
     assert {apply.NAME, paths.NAME, ruff.NAME, tests_gate.NAME, effect.NAME} == BUILTIN_GATES
+
+
+def test_an_unsigned_request_cannot_write_its_headers_into_the_log(tmp_path: Path) -> None:
+    # The delivery id and event name of a request are logged before anyone knows it is GitHub's: a stranger's 60 KB
+    # headers became 120 KB log lines, at line rate (a disk filled by requests that were all refused).
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUARDRAIL_", "GITHUB_"))}
+    env |= {"GUARDRAIL_WEBHOOK_SECRET": SECRET * 2, "GUARDRAIL_QUEUE": str(tmp_path / "q.sqlite3")}
+    serve = Process(["serve", "--port", str(port), "--workers", "0"], env, tmp_path / "serve.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(url), 30, "guardrail serve to answer")
+        headers = {"x-github-event": "e" * 30_000, "x-github-delivery": "d" * 30_000, "x-hub-signature-256": "x"}
+        for _ in range(3):
+            assert httpx.post(f"{url}/webhook", content=b"{}", headers=headers).status_code == 401
+        answer = deliver(url, "pull_request", payload("pull_request/opened.json"), "d-real", secret=SECRET * 2)
+        assert answer.status_code == 202
+    finally:
+        serve.stop()
+    lines = serve.log.read_text().splitlines()
+    refused = [json.loads(x) for x in lines if '"unsigned"' in x or "unsigned" in x]
+    assert len(refused) == 3 and all(len(x) < 1000 for x in lines if "unsigned" in x)
+    assert any(x.get("delivery_id") == "d-real" for x in map(json.loads, filter(lambda x: x.startswith("{"), lines)))
