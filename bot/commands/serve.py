@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         runtime.worker_deps(settings, queue, os.environ)  # the App's id and key are checked before anything starts
     app = create_app(settings, queue, probe=runtime.jail_probe())
     child_env = os.environ | runtime.settings_env(settings) | {runtime.SERVE_PID_ENV: str(os.getpid())}
+    del child_env["GUARDRAIL_WEBHOOK_SECRET"]  # workers check no signature: the processes near PR code never hold it
     workers = _start_workers(child_env) if settings.workers else None
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, lifespan="on")

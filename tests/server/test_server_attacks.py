@@ -232,3 +232,40 @@ def test_an_unsigned_request_cannot_write_its_headers_into_the_log(tmp_path: Pat
     refused = [json.loads(x) for x in lines if '"unsigned"' in x or "unsigned" in x]
     assert len(refused) == 3 and all(len(x) < 1000 for x in lines if "unsigned" in x)
     assert any(x.get("delivery_id") == "d-real" for x in map(json.loads, filter(lambda x: x.startswith("{"), lines)))
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                found += [int(entry.name), *_children(int(entry.name))]
+    return found
+
+
+def test_the_workers_serve_starts_do_not_hold_the_webhook_secret(tmp_path: Path) -> None:
+    # Workers never check a signature; the processes that run PR code (jailed) and talk to models need not know the
+    # secret that lets anyone make the App run jobs.
+    key = write_app_key(tmp_path / "app.pem")
+    key.chmod(0o600)
+    secret = "a-webhook-secret-of-some-length-" + "s" * 16
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUARDRAIL_", "GITHUB_"))}
+    env |= {"GUARDRAIL_WEBHOOK_SECRET": secret, "GUARDRAIL_QUEUE": str(tmp_path / "q.sqlite3")}
+    env |= {"GUARDRAIL_APP_ID": "1", "GUARDRAIL_APP_PRIVATE_KEY": str(key), "GITHUB_API_URL": "http://127.0.0.1:9"}
+    serve = Process(["serve", "--port", str(port), "--workers", "2"], env, tmp_path / "serve.log")
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}"), 30, "guardrail serve to answer")
+        ready = lambda: [x for x in serve.lines() if str(x["message"]).startswith("worker process")]  # noqa: E731
+        wait_until(lambda: len(ready()) == 2, 30, "both worker processes")
+        workers = _children(serve.proc.pid)
+        assert len(workers) >= 3
+        for pid in workers:
+            seen = Path(f"/proc/{pid}/environ").read_bytes() + Path(f"/proc/{pid}/cmdline").read_bytes()
+            assert b"bot.cli" in seen and secret.encode() not in seen
+    finally:
+        serve.stop()
