@@ -85,6 +85,14 @@ class _Repo(Loose):
 
 class _App(Loose):
     id: int
+    client_id: str | None = None  # in newer payloads (GitHub's official schema)
+
+    def is_not(self, app_id: str) -> bool:
+        """Whether this App is certainly not the one ``app_id`` (GUARDRAIL_APP_ID: the numeric id or the client id)
+        names; False when the payload does not say (an older payload without ``client_id``)."""
+        if app_id.isdigit():
+            return str(self.id) != app_id
+        return bool(app_id) and self.client_id is not None and self.client_id != app_id
 
 
 class _LinkRepo(Loose):
@@ -213,7 +221,7 @@ def _check_run(data: dict[str, Any], envelope: _Envelope, delivery_id: str, wher
     purpose = run.name.removeprefix(CHECK_PREFIX)
     if not run.name.startswith(CHECK_PREFIX) or purpose not in PURPOSES:
         return Ignored("check_run", action, f"the check run {run.name!r} is not Guardrail's")
-    if app_id.isdigit() and run.app is not None and str(run.app.id) != app_id:
+    if run.app is not None and run.app.is_not(app_id):
         return Ignored("check_run", action, f"the check run belongs to App {run.app.id}, not this one")
     if not run.pull_requests:
         return Ignored("check_run", action, "the check run names no pull request (a fork's head is not linked)")

@@ -15,7 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.github.event import Ignored
 from bot.server.app import BODY_SECONDS, create_app
+from bot.server.deliveries import Job, classify
 from bot.server.jobqueue import JobQueue, Superseded, make_huey
 from bot.server.metrics import BUILTIN_GATES, Metrics
 from bot.server.runtime import jail_probe
@@ -269,3 +271,16 @@ def test_the_workers_serve_starts_do_not_hold_the_webhook_secret(tmp_path: Path)
             assert b"bot.cli" in seen and secret.encode() not in seen
     finally:
         serve.stop()
+
+
+def test_a_check_run_of_another_app_is_ignored_when_the_app_is_named_by_its_client_id() -> None:
+    # GUARDRAIL_APP_ID may be the App's client id (GitHub recommends it for the JWT's iss); the check run's owner was
+    # then not compared at all, so another App's `guardrail/review` run could start a job here.
+    rerun = payload("check_run/rerequested.json")
+    rerun["check_run"]["name"] = "guardrail/review"
+    rerun["check_run"]["pull_requests"] = [{"number": 3}]
+    rerun["check_run"]["app"]["client_id"] = "Iv23liOtherApp"
+    other = classify("check_run", rerun, "d", app_id="Iv23liThisApp")
+    assert isinstance(other, Ignored) and "not this one" in other.reason
+    rerun["check_run"]["app"]["client_id"] = "Iv23liThisApp"
+    assert isinstance(classify("check_run", rerun, "d", app_id="Iv23liThisApp"), Job)
