@@ -43,6 +43,7 @@ log = logging.getLogger("guardrail.server.webhook")
 
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB and does not deliver larger ones (FACTS.md §1.2)
 PROBE_CACHE_SECONDS = 30.0
+FAILED_PROBE_CACHE_SECONDS = 5.0  # a failed jail probe is run again after this (a fixed jail shows soon)
 # GitHub sends the whole delivery at once and gives up after 10 s (FACTS.md §1.3): a body still arriving after that
 # is not GitHub's.
 BODY_SECONDS = 10.0
@@ -126,6 +127,7 @@ def create_app(
     metrics = metrics or Metrics(depth=queue.depth)
     secret = settings.secret_bytes
     probed: dict[str, tuple[float, bool, str]] = {}
+    probe_lock = asyncio.Lock()
 
     async def webhook(request: Request) -> Response:
         started = clock()
@@ -199,13 +201,16 @@ def create_app(
         return JSONResponse(content, status_code=200 if not problems else 503)
 
     async def _probe() -> tuple[bool, str]:
-        cached = probed.get("jail")
-        if cached is not None and clock() - cached[0] < PROBE_CACHE_SECONDS:
-            return cached[1], cached[2]
-        result = await run_in_threadpool(probe)
-        if result.ok:
-            probed["jail"] = (clock(), True, result.message)
-        return result.ok, result.message
+        # One probe at a time, and a failure is kept a few seconds too: /healthz answers anyone, and each probe
+        # starts a process (bwrap)
+        async with probe_lock:
+            cached = probed.get("jail")
+            keep = PROBE_CACHE_SECONDS if cached is not None and cached[1] else FAILED_PROBE_CACHE_SECONDS
+            if cached is not None and clock() - cached[0] < keep:
+                return cached[1], cached[2]
+            result = await run_in_threadpool(probe)
+            probed["jail"] = (clock(), result.ok, result.message)
+            return result.ok, result.message
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(await run_in_threadpool(metrics.exposition), media_type=CONTENT_TYPE)

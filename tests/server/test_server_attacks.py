@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -284,3 +285,30 @@ def test_a_check_run_of_another_app_is_ignored_when_the_app_is_named_by_its_clie
     assert isinstance(other, Ignored) and "not this one" in other.reason
     rerun["check_run"]["app"]["client_id"] = "Iv23liThisApp"
     assert isinstance(classify("check_run", rerun, "d", app_id="Iv23liThisApp"), Job)
+
+
+@dataclass(frozen=True)
+class _Status:
+    ok: bool
+    message: str
+
+
+def test_a_failing_jail_probe_is_not_run_once_per_healthz_request(tmp_path: Path) -> None:
+    # /healthz answers anyone. With the jail broken, each request ran the probe again (a bwrap start): a stranger's
+    # loop of GETs became a loop of process starts on the machine that runs the workers.
+    runs: list[float] = []
+
+    def broken_jail() -> _Status:
+        runs.append(time.monotonic())
+        return _Status(False, "bwrap: setting up uid map: Permission denied")
+
+    settings = settings_from(
+        {"GUARDRAIL_WEBHOOK_SECRET": SECRET, "GUARDRAIL_QUEUE": str(tmp_path / "q.sqlite3")}, {}, need_secret=True
+    )
+    queue = JobQueue(make_huey(settings.queue))
+    with serve_in_thread(create_app(settings, queue, probe=broken_jail)) as url:
+        with httpx.Client() as client:
+            answers = [client.get(f"{url}/healthz") for _ in range(50)]
+    assert {a.status_code for a in answers} == {503}
+    assert all("Permission denied" in a.json()["problems"][0] for a in answers)
+    assert len(runs) <= 2
