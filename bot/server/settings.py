@@ -23,10 +23,12 @@ with one line.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from platformdirs import user_state_dir
 
@@ -144,7 +146,8 @@ def settings_from(
 def weaknesses(settings: ServerSettings, flags: Mapping[str, str | None], *, secret: bool) -> list[str]:
     """What is weak in a configuration that still starts, one line each naming the variable and the fix (the start
     logs them as warnings): a short webhook secret, a secret given as a flag (every local user sees it in ``ps``),
-    an App key file that other users can read. ``secret``: whether this process uses the webhook secret."""
+    GitHub's API or the git URL over plain HTTP to another machine (tokens in the clear), an App key file that other
+    users can read. ``secret``: whether this process uses the webhook secret."""
     lines = []
     if secret and len(settings.webhook_secret) < MIN_SECRET_CHARS:
         lines.append(
@@ -157,6 +160,12 @@ def weaknesses(settings: ServerSettings, flags: Mapping[str, str | None], *, sec
             "--webhook-secret: a secret given as a flag shows in `ps` to every user of this machine; set "
             "GUARDRAIL_WEBHOOK_SECRET in the environment instead"
         )
+    for name, url in (("GITHUB_API_URL", settings.api_url), ("GUARDRAIL_GIT_URL", settings.git_url)):
+        if _plain_http_remote(url):
+            lines.append(
+                f"{_where(name)}: {url} is plain HTTP to another machine: the App's tokens would cross the network "
+                "unencrypted; use https://"
+            )
     key = settings.private_key_path
     try:
         mode = key.stat().st_mode if key is not None else 0
@@ -168,3 +177,16 @@ def weaknesses(settings: ServerSettings, flags: Mapping[str, str | None], *, sec
             f"it acts as the App on every installation; run chmod 600 {key}"
         )
     return lines
+
+
+def _plain_http_remote(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return False
+    host = (parts.hostname or "").lower()
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a name other than localhost

@@ -22,7 +22,7 @@ from bot.server.deliveries import Job, classify
 from bot.server.jobqueue import JobQueue, Superseded, make_huey
 from bot.server.metrics import BUILTIN_GATES, Metrics
 from bot.server.runtime import jail_probe
-from bot.server.settings import settings_from
+from bot.server.settings import settings_from, weaknesses
 from bot.server.worker import MAX_ATTEMPTS
 from bot.types import Attempt, GateResult, Outcome, PullRequest
 from checks import apply, effect, paths, ruff
@@ -312,3 +312,19 @@ def test_a_failing_jail_probe_is_not_run_once_per_healthz_request(tmp_path: Path
     assert {a.status_code for a in answers} == {503}
     assert all("Permission denied" in a.json()["problems"][0] for a in answers)
     assert len(runs) <= 2
+
+
+def test_plain_http_to_a_remote_github_or_git_server_is_warned_about(tmp_path: Path) -> None:
+    # The JWT and the installation tokens go to GITHUB_API_URL, and the tokens to GUARDRAIL_GIT_URL (git's
+    # Authorization header): over plain HTTP anyone on the path reads them. Loopback (a local fake, a proxy on this
+    # machine) is fine.
+    env = {"GUARDRAIL_WEBHOOK_SECRET": "s" * 32, "GUARDRAIL_QUEUE": str(tmp_path / "q.sqlite3")}
+    sloppy = env | {
+        "GITHUB_API_URL": "http://ghes.example.internal/api/v3",
+        "GUARDRAIL_GIT_URL": "http://git-cache.example.internal/{repo}.git",
+    }
+    lines = weaknesses(settings_from(sloppy, {}, need_secret=True), {}, secret=True)
+    assert any(x.startswith("GITHUB_API_URL (--github-api-url)") and "unencrypted" in x for x in lines), lines
+    assert any(x.startswith("GUARDRAIL_GIT_URL (--git-url)") and "unencrypted" in x for x in lines), lines
+    fine = env | {"GITHUB_API_URL": "http://127.0.0.1:8080", "GUARDRAIL_GIT_URL": "https://git.example/{repo}"}
+    assert weaknesses(settings_from(fine, {}, need_secret=True), {}, secret=True) == []
