@@ -146,8 +146,9 @@ def settings_from(
 def weaknesses(settings: ServerSettings, flags: Mapping[str, str | None], *, secret: bool) -> list[str]:
     """What is weak in a configuration that still starts, one line each naming the variable and the fix (the start
     logs them as warnings): a short webhook secret, a secret given as a flag (every local user sees it in ``ps``),
-    GitHub's API or the git URL over plain HTTP to another machine (tokens in the clear), an App key file that other
-    users can read. ``secret``: whether this process uses the webhook secret."""
+    GitHub's API or the git URL over plain HTTP to another machine (tokens in the clear), a Redis queue on another
+    machine without a password or without TLS, an App key file that other users can read. ``secret``: whether this
+    process uses the webhook secret."""
     lines = []
     if secret and len(settings.webhook_secret) < MIN_SECRET_CHARS:
         lines.append(
@@ -166,6 +167,19 @@ def weaknesses(settings: ServerSettings, flags: Mapping[str, str | None], *, sec
                 f"{_where(name)}: {url} is plain HTTP to another machine: the App's tokens would cross the network "
                 "unencrypted; use https://"
             )
+    queue = urlsplit(settings.queue)
+    if queue.scheme in ("redis", "rediss") and not _loopback(queue.hostname or ""):
+        shown = f"{queue.scheme}://{queue.hostname}:{queue.port or 6379}"  # never the password
+        if not queue.password:
+            lines.append(
+                f"{_where('GUARDRAIL_QUEUE')}: {shown} has no password: whoever reaches it can run code in every "
+                "worker (huey keeps jobs as pickles). Set requirepass (redis://:PASSWORD@host) and keep it private"
+            )
+        elif queue.scheme == "redis":
+            lines.append(
+                f"{_where('GUARDRAIL_QUEUE')}: {shown} is plain TCP to another machine: its password and the jobs "
+                "cross the network unencrypted; use rediss:// (Redis with TLS)"
+            )
     key = settings.private_key_path
     try:
         mode = key.stat().st_mode if key is not None else 0
@@ -181,12 +195,14 @@ def weaknesses(settings: ServerSettings, flags: Mapping[str, str | None], *, sec
 
 def _plain_http_remote(url: str) -> bool:
     parts = urlsplit(url)
-    if parts.scheme.lower() != "http":
-        return False
-    host = (parts.hostname or "").lower()
-    if host == "localhost":
-        return False
+    return parts.scheme.lower() == "http" and not _loopback(parts.hostname or "")
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine: ``localhost`` or a loopback address."""
+    if host.lower() == "localhost":
+        return True
     try:
-        return not ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return True  # a name other than localhost
+        return False  # another name

@@ -328,3 +328,18 @@ def test_plain_http_to_a_remote_github_or_git_server_is_warned_about(tmp_path: P
     assert any(x.startswith("GUARDRAIL_GIT_URL (--git-url)") and "unencrypted" in x for x in lines), lines
     fine = env | {"GITHUB_API_URL": "http://127.0.0.1:8080", "GUARDRAIL_GIT_URL": "https://git.example/{repo}"}
     assert weaknesses(settings_from(fine, {}, need_secret=True), {}, secret=True) == []
+
+
+def test_an_open_redis_on_another_machine_is_warned_about(tmp_path: Path) -> None:
+    # huey keeps jobs as pickles: whoever can write to the queue's Redis runs code in every worker. A Redis on another
+    # machine without a password, or without TLS (the password and the jobs in the clear), deserves a warning.
+    def lines(queue: str) -> list[str]:
+        env = {"GUARDRAIL_WEBHOOK_SECRET": "s" * 32, "GUARDRAIL_QUEUE": queue}
+        return weaknesses(settings_from(env, {}, need_secret=True), {}, secret=True)
+
+    [open_redis] = lines("redis://queue.example.internal:6379/0")
+    assert open_redis.startswith("GUARDRAIL_QUEUE (--queue)") and "password" in open_redis and "pickle" in open_redis
+    [clear] = lines("redis://:pw@queue.example.internal:6379/0")
+    assert "rediss://" in clear and "pw" not in clear.replace("password", "")  # the warning never shows the password
+    assert lines("rediss://:pw@queue.example.internal:6380/0") == []
+    assert lines("redis://127.0.0.1:6379/0") == [] and lines(str(tmp_path / "q.sqlite3")) == []
