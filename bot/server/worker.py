@@ -95,9 +95,10 @@ def run_job(job: Job, deps: WorkerDeps) -> str:
 def _run(job: Job, deps: WorkerDeps) -> str:
     queue = deps.queue
     queue.ensure_current(job)
-    if job.installation_id is None:
+    installation = job.installation_id
+    if installation is None:
         raise GitHubError("the delivery named no App installation")
-    token = deps.tokens(job.installation_id)
+    token = deps.tokens(installation)
     port = deps.port_factory(token)
     if job.requested_by is not None and not _may_write(port, job):
         return "refused"
@@ -120,6 +121,9 @@ def _run(job: Job, deps: WorkerDeps) -> str:
             checkout, pull, job.purpose, admin_policy=deps.settings.admin_policy, env=deps.env, progress=step
         )
         outcome = replace(outcome, notes=(*notes, *outcome.notes))
+        # The pipeline may have run for many minutes: the token the job started with may be in its last ones, or over
+        # (a token is reused until REFRESH_MARGIN before its hour ends); GitHub is asked again with a fresh one.
+        port = deps.port_factory(deps.tokens(installation))
         # GitHub serves only the current head's diff; an older head the comment named gets git's
         diff = action_git.pull_diff(checkout, pull) if stale else port.get_pull_diff(job.repo, job.number)
     deps.metrics.record_outcome(outcome)

@@ -84,8 +84,9 @@ class PullState:
 class FakeGitHub:
     """State, seeding and inspection API, fault injection and the uvicorn server of the fake GitHub.
 
-    Seeding: ``grant``, ``add_repo``, ``add_pull``, ``add_issue_comment``, ``push``, ``set_permission``,
-    ``add_installation``. Faults: ``fail_next``, ``fail_secondary_rate_limit``, ``fail_primary_rate_limit``.
+    Seeding: ``grant``, ``expire_token``, ``add_repo``, ``add_pull``, ``add_issue_comment``, ``push``,
+    ``set_permission``, ``add_installation``. Faults: ``fail_next``, ``fail_secondary_rate_limit``,
+    ``fail_primary_rate_limit``.
     Inspection: ``requests``, ``requests_to``, ``clear_requests``, ``reviews``, ``issue_comments``, ``check_runs``,
     ``statuses``. Bodies returned by inspection are the JSON GitHub would list, as plain dicts.
     """
@@ -162,6 +163,11 @@ class FakeGitHub:
             raise ValueError(f"permission must be 'write' or 'read', not {permission!r}")
         with self.lock:
             self.tokens[token] = Token(permission, login)
+
+    def expire_token(self, token: str) -> None:
+        """``token``'s hour is over: every call with it gets GitHub's 401 "Bad credentials" (FACTS.md §2)."""
+        with self.lock:
+            self.tokens.pop(token, None)
 
     def user(self, login: str) -> dict[str, Any]:
         kind = "Bot" if login.endswith("[bot]") else "User"

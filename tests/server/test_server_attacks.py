@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +17,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.github.app_auth import AppCredentials, InstallationTokens
 from bot.github.event import Ignored
+from bot.github.pygithub_adapter import PyGithubAdapter
 from bot.server.app import BODY_SECONDS, create_app
 from bot.server.deliveries import Job, classify
 from bot.server.jobqueue import JobQueue, Superseded, make_huey
 from bot.server.metrics import BUILTIN_GATES, Metrics
 from bot.server.runtime import jail_probe
 from bot.server.settings import settings_from, weaknesses
-from bot.server.worker import MAX_ATTEMPTS
+from bot.server.worker import MAX_ATTEMPTS, WorkerDeps, run_job
 from bot.types import Attempt, GateResult, Outcome, PullRequest
 from checks import apply, effect, paths, ruff
 from checks import tests as tests_gate
@@ -343,3 +346,36 @@ def test_an_open_redis_on_another_machine_is_warned_about(tmp_path: Path) -> Non
     assert "rediss://" in clear and "pw" not in clear.replace("password", "")  # the warning never shows the password
     assert lines("rediss://:pw@queue.example.internal:6380/0") == []
     assert lines("redis://127.0.0.1:6379/0") == [] and lines(str(tmp_path / "q.sqlite3")) == []
+
+
+@pytest.mark.slow
+def test_a_job_that_outlives_its_installation_token_still_posts(app: AppWorld) -> None:  # noqa: F811
+    # A token is reused until 5 minutes before its hour ends, so a job that starts at minute 54 with it and runs
+    # for 10 minutes (a model on a CPU, two test-suite runs) posted with an expired token: 401, and the whole run lost.
+    app.world.ollama.default = Reply(REVIEW_WITH_FIX)
+    app.world.ollama.script(FakeOllama.slow(3, Reply(REVIEW_WITH_FIX)))  # the job is still thinking when time passes
+    app.serve(workers=0)
+    assert app.pull_request("opened", "d-long").status_code == 202
+    settings = settings_from(app.env(), {}, need_secret=False)
+    queue = JobQueue(make_huey(settings.queue))
+    [job] = queue.pending_jobs()
+    now = [time.time()]
+    tokens = InstallationTokens(
+        AppCredentials(settings.app_id, settings.private_key()), base_url=settings.api_url, clock=lambda: now[0]
+    )
+    deps = WorkerDeps(
+        settings, queue, tokens.get, lambda t: PyGithubAdapter(token=t, base_url=settings.api_url), Metrics(), {}
+    )
+    first = tokens.get(job.installation_id or 0)
+
+    def the_hour_ends() -> None:  # while the job waits on the model
+        wait_until(lambda: app.world.ollama.chat_requests, 60, "the job to ask the model")
+        now[0] = time.time() + 3600
+        app.fake.expire_token(first)
+
+    clock = threading.Thread(target=the_hour_ends)
+    clock.start()
+    outcome = run_job(job, deps)
+    clock.join()
+    assert outcome == "posted"
+    assert len(app.fake.reviews(REPO, NUMBER)) == 1 and len(app.fake.check_runs(REPO)) == 1
