@@ -76,6 +76,11 @@ SCRUB_DEFAULT: tuple[str, ...] = (
     "GITHUB_EVENT_PATH",
 )
 
+# Never handed to PR code, whatever ``gates.pass_env`` names: the secrets above and Guardrail's own settings (the App's
+# queue URL with its password, its git URL, its policy). On the App the repository config is the installing
+# repository's and the environment the operator's; PR code could print what it gets into the report.
+NEVER_PASSED: tuple[str, ...] = ("GUARDRAIL_*",)
+
 MAX_OUTPUT_CHARS = 2_000_000  # tail kept of each of stdout and stderr
 
 
@@ -113,6 +118,13 @@ def scrubbed_env(scrub: Sequence[str] = (), base: Mapping[str, str] | None = Non
         for name, value in source.items()
         if not any(fnmatch.fnmatchcase(name.upper(), pattern) for pattern in patterns)
     }
+
+
+def passable(pass_env: Sequence[str], scrub: Sequence[str] = ()) -> list[str]:
+    """The names of ``pass_env`` PR code may get: none that matches :data:`SCRUB_DEFAULT`, ``scrub`` or
+    :data:`NEVER_PASSED` (a secret by its name, or Guardrail's own setting)."""
+    patterns = [p.upper() for p in (*SCRUB_DEFAULT, *NEVER_PASSED, *scrub)]
+    return [name for name in pass_env if not any(fnmatch.fnmatchcase(name.upper(), p) for p in patterns)]
 
 
 def secret_values(scrub: Sequence[str] = (), min_length: int = 6) -> set[str]:
@@ -269,7 +281,8 @@ def run(
     """Run ``argv`` in ``cwd`` with a timeout; kill everything it started at the end.
 
     PR code (``isolate_network=True``, the default) runs in the jail: its environment is the allowlist
-    (:func:`checks.jail.allowed_env` with ``pass_env``) plus ``env_extra``; ``cwd`` (the worktree) and ``writable``
+    (:func:`checks.jail.allowed_env` with the names of ``pass_env`` that :func:`passable` lets through) plus
+    ``env_extra``; ``cwd`` (the worktree) and ``writable``
     are bound read-write, ``readable`` read-only; ``limits`` (default :class:`bot.types.JailLimits`) apply.
     ``isolate_network=False`` is for Guardrail's own git and ruff calls, which run no PR code: environment
     ``base_env`` (default: this process's, scrubbed of ``SCRUB_DEFAULT`` and ``scrub``) plus ``env_extra``.
@@ -282,7 +295,7 @@ def run(
     with contextlib.ExitStack() as stack:
         if isolate_network:
             pids = stack.enter_context(jail.pids_cgroup(limits)) if not jail.disabled() else None
-            env = {**jail.allowed_env(pass_env), **(env_extra or {})}
+            env = {**jail.allowed_env(passable(pass_env, scrub)), **(env_extra or {})}
             full, env, scratch, note = _jailed(argv, cwd, env, writable, readable, limits, pids)
         else:
             env = {**(dict(base_env) if base_env is not None else scrubbed_env(scrub)), **(env_extra or {})}

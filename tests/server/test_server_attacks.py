@@ -28,7 +28,7 @@ from bot.server.runtime import jail_probe
 from bot.server.settings import settings_from, weaknesses
 from bot.server.worker import MAX_ATTEMPTS, WorkerDeps, run_job
 from bot.types import Attempt, GateResult, Outcome, PullRequest
-from checks import apply, effect, paths, ruff
+from checks import apply, effect, paths, proc, ruff
 from checks import tests as tests_gate
 from tests.demo_pr import REVIEW_WITH_FIX
 from tests.fakes.model_servers import FakeOllama, Reply
@@ -379,3 +379,26 @@ def test_a_job_that_outlives_its_installation_token_still_posts(app: AppWorld) -
     clock.join()
     assert outcome == "posted"
     assert len(app.fake.reviews(REPO, NUMBER)) == 1 and len(app.fake.check_runs(REPO)) == 1
+
+
+def test_a_repositorys_pass_env_cannot_hand_the_operators_secrets_to_pr_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On the App, `.guardrail.yml` is the installing repository's, the worker's environment the operator's: naming
+    # the operator's cloud key or queue URL in `gates.pass_env` gave them to PR code, which can print them, encoded
+    # past any redaction, into the test output the PR's summary shows.
+    secrets = {
+        "OPENAI_API_KEY": "sk-operator",
+        "GUARDRAIL_QUEUE": "redis://:queue-pw@queue.internal:6379/0",
+        "GUARDRAIL_GIT_URL": "https://u:git-pw@git.internal/{repo}",
+        "DEPLOY_TOKEN": "t0ken",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "site.settings")
+    code = "import os, json; print(json.dumps(dict(os.environ)))"
+    named = (*secrets, "DJANGO_SETTINGS_MODULE")
+    result = proc.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30, pass_env=named)
+    seen = json.loads(result.stdout)
+    assert not set(secrets) & set(seen), seen
+    assert seen["DJANGO_SETTINGS_MODULE"] == "site.settings"  # a plain setting still gets through
