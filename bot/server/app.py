@@ -191,9 +191,10 @@ def create_app(
         problems = []
         try:
             depth = await run_in_threadpool(queue.depth)
-        except Exception as exc:  # any failure means unreachable; the message says which
-            depth = -1
-            problems.append(f"queue unreachable: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # any failure means unreachable; the log says where and why, /healthz (open to
+            depth = -1  # anyone) only what kind of failure: the queue's address is nobody else's business
+            log.error("/healthz: the queue is unreachable: %s: %s", type(exc).__name__, exc)
+            problems.append(f"queue unreachable: {type(exc).__name__} (the server's log has the details)")
         ok, message = await _probe()
         if not ok:
             problems.append(f"jail probe failed: {message}")

@@ -402,3 +402,20 @@ def test_a_repositorys_pass_env_cannot_hand_the_operators_secrets_to_pr_code(
     seen = json.loads(result.stdout)
     assert not set(secrets) & set(seen), seen
     assert seen["DJANGO_SETTINGS_MODULE"] == "site.settings"  # a plain setting still gets through
+
+
+def test_healthz_does_not_tell_strangers_where_the_queue_is(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # /healthz answers anyone: "Error 111 connecting to 10.1.2.3:6379" told a stranger where the (pickle-eating)
+    # Redis lives. The address goes to the log, for the operator.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        dead = f"redis://127.0.0.1:{port}/0"  # bound, never listening: connection refused
+        settings = settings_from({"GUARDRAIL_WEBHOOK_SECRET": SECRET, "GUARDRAIL_QUEUE": dead}, {}, need_secret=True)
+        queue = JobQueue(make_huey(settings.queue))
+        with serve_in_thread(create_app(settings, queue, probe=jail_probe())) as url:
+            health = httpx.get(f"{url}/healthz")
+    assert health.status_code == 503
+    [problem] = [p for p in health.json()["problems"] if p.startswith("queue")]
+    assert "unreachable" in problem and str(port) not in health.text and "127.0.0.1" not in health.text
+    assert any(str(port) in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
