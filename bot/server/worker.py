@@ -15,6 +15,7 @@ line and ``guardrail_job_seconds{outcome="failed"}`` are what is left.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -39,7 +40,7 @@ from bot.types import PullInfo
 
 log = logging.getLogger("guardrail.server.worker")
 
-REFUSAL_MARKER = "<!-- guardrail:refusal comment={comment} -->"
+REFUSAL_MARKER = "<!-- guardrail:refusal user={user} -->"
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is not run again: its next attempt only says so
 
 
@@ -171,14 +172,17 @@ def _clone_url(job: Job, settings: ServerSettings) -> str:
 
 
 def _may_write(port: GitHubPort, job: Job) -> bool:
-    """True when the commenter has write access; otherwise a polite refusal (once per comment) and False."""
+    """True when the commenter has write access; otherwise False, with a polite refusal the first time that user asks
+    on that pull request (once per user and PR, not per comment: a stranger's comments must not make the App post
+    as often as they like; later ones are only logged)."""
     user = job.requested_by or ""
     permission = port.get_permission(job.repo, user)
     if permission in WRITERS:
         return True
-    marker = REFUSAL_MARKER.format(comment=job.comment_id)
+    marker = REFUSAL_MARKER.format(user=re.sub(r"[^A-Za-z0-9_.\[\]-]", "_", user.lower()))
     if any(marker in c.body for c in port.list_issue_comments(job.repo, job.number)):
-        return False  # an earlier attempt of this job already answered
+        log.info("refused /guardrail %s from %s again (%s access); told once already", job.purpose, user, permission)
+        return False
     body = (
         f"{marker}\nThanks for asking, @{user}! Guardrail runs `/guardrail {job.purpose}` only for people with write "
         f"access to {job.repo} (yours is `{permission}`), because a run spends the maintainers' model and test time. "

@@ -79,6 +79,12 @@ def test_a_slash_command_from_a_user_without_write_access_gets_a_polite_refusal(
     assert "@drive-by" in refusal["body"] and "write access" in refusal["body"] and "Thanks" in refusal["body"]
     assert app.world.ollama.chat_requests == [] and app.fake.check_runs(REPO) == []
 
+    # asking again and again does not make the App post again and again
+    for n in range(3):
+        assert app.comment("/guardrail review", "drive-by", f"d-again-{n}", comment_id=80 + n).status_code == 202
+        assert app.wait_finished(f"d-again-{n}") == "refused"
+    assert len(app.fake.issue_comments(REPO, NUMBER)) == 1
+
 
 def test_a_push_during_a_job_supersedes_it(app: AppWorld) -> None:
     app.world.ollama.default = Reply(REVIEW_WITH_FIX)
