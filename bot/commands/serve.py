@@ -16,10 +16,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.server import multiproc
 
 FLAG_HELP = {
     "GUARDRAIL_WEBHOOK_SECRET": "the App's webhook secret (prefer the variable: flags show in `ps`)",
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     made_dir = None
     if settings.workers and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before prometheus_client is imported anywhere: the workers' metrics then show on this /metrics.
-        made_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="guardrail-metrics-")
+        made_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc.make_dir()
     import uvicorn
 
     from bot.server import logs, runtime

@@ -15,11 +15,11 @@ import argparse
 import logging
 import os
 import shutil
-import tempfile
 from typing import Any
 
 from bot.commands.serve import add_settings_flags, flags_of
 from bot.errors import ConfigError
+from bot.server import multiproc
 
 
 def register(subparsers: Any) -> None:
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     made_dir = None
     if metrics_at is not None and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before prometheus_client is imported anywhere: every worker process then counts into this folder.
-        made_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="guardrail-metrics-")
+        made_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc.make_dir()
     from bot.server import logs, runtime
 
     runtime.die_with_serve()

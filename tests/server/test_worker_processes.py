@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -98,3 +100,19 @@ def test_a_worker_machine_serves_its_own_metrics(tmp_path: Path) -> None:
         finally:
             worker.stop()
         assert not list(Path(tmp_path).glob("guardrail-metrics-*"))
+
+
+def test_metrics_folders_of_processes_that_are_gone_are_removed_by_the_next_start(tmp_path: Path) -> None:
+    from bot.server import multiproc
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"{multiproc.PREFIX}{gone.pid}-abc"
+    stale.mkdir()
+    (stale / "counter_1.db").write_bytes(b"\0" * 16)
+    living = tmp_path / f"{multiproc.PREFIX}{os.getpid()}-def"
+    living.mkdir()
+    foreign = tmp_path / f"{multiproc.PREFIX}notapid"
+    foreign.mkdir()
+    assert multiproc.remove_stale(tmp_path) == [stale]
+    assert not stale.exists() and living.exists() and foreign.exists()

@@ -1,0 +1,49 @@
+"""The folder prometheus-client's multiprocess mode counts in (``PROMETHEUS_MULTIPROC_DIR``), made by ``guardrail
+serve`` / ``guardrail worker`` before prometheus_client is imported (so this module must not import it).
+
+Each folder is ``$TMPDIR/guardrail-metrics-<pid>-<random>``; it is removed when its process stops, and a folder
+whose process is gone (``kill -9``, a crash) is removed by the next one that starts on the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+ENV = "PROMETHEUS_MULTIPROC_DIR"
+PREFIX = "guardrail-metrics-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale(parent: Path) -> list[Path]:
+    """Remove the metrics folders under ``parent`` whose process is gone and that belong to this user; returns
+    them."""
+    removed = []
+    for folder in parent.glob(f"{PREFIX}*"):
+        pid = folder.name.removeprefix(PREFIX).split("-", 1)[0]
+        try:
+            mine = folder.is_dir() and not folder.is_symlink() and folder.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def make_dir() -> str:
+    """A fresh folder for this process's metrics (after removing stale ones); the caller removes it at exit."""
+    parent = Path(tempfile.gettempdir())
+    remove_stale(parent)
+    return tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=parent)
