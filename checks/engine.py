@@ -72,7 +72,8 @@ class BaselineJob:
         return self._blobs
 
     def prepare(self, root: Path, touched: tuple[str, ...] = ()) -> None:
-        """Compile the worktree's Python files into the bytecode cache, before PR code runs there (checks.pycache)."""
+        """Compile the worktree's Python files (and rewrite its test modules) into the bytecode store and copy them into
+        the worktree, before PR code runs there (:mod:`checks.pycache`)."""
         if self.bytecode is None:
             return
         python = pycache.interpreter(tests.split_command(self.settings.tests_command, "gates.tests.command"))
@@ -97,7 +98,7 @@ class BaselineJob:
                 self._setup_done.set()
             if prepared.problem:
                 return self._unprepared(prepared.problem, time.monotonic() - start)
-            run = tests.execute(root, self.settings, cancel=self.cancel, bytecode=self.bytecode)
+            run = tests.execute(root, self.settings, cancel=self.cancel)
         result = run.result
         baseline = Baseline(
             head=self.head,
@@ -139,7 +140,7 @@ class BaselineJob:
         with worktree.worktree(self.repo, self.head) as root:
             self.prepare(root)
             self.setup.prepare_head(root, self.cancel)
-            result = commands.execute(root, gate, self.settings, cancel=self.cancel, bytecode=self.bytecode)
+            result = commands.execute(root, gate, self.settings, cancel=self.cancel)
         status = -9 if result.timed_out else result.returncode
         if not result.timed_out:
             self.cache.store(Baseline(self.head, self.settings.tests_command, commands={gate.command: status}))
@@ -194,18 +195,22 @@ def _gates(root: Path, patch: str, settings: GateSettings, job: BaselineJob) -> 
     if not _run_steps([(apply.NAME, do_apply)], results):
         return results, ""
     applied = holder["applied"]
-    steps: list[Step] = [
-        (paths.NAME, lambda: paths.run(root, applied, settings)),
-        (effect.NAME, lambda: effect.run(root, applied, settings)),
-    ]
-    if not _run_steps(steps, results):
+    # Bytecode is placed while the cheap gates run (no PR code runs before the tests; compile_tree never follows a
+    # link, so a bad patch the paths gate will reject is harmless to it); leaving this block waits for it.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="guardrail-bytecode") as pool:
+        compiled = pool.submit(job.prepare, root, tuple(applied.patch.touched()))
+        steps: list[Step] = [
+            (paths.NAME, lambda: paths.run(root, applied, settings)),
+            (effect.NAME, lambda: effect.run(root, applied, settings)),
+        ]
+        if not _run_steps(steps, results):
+            return results, effective[0]
+        job.start()  # the patch is sane: the baseline will be needed, start it while ruff and the tests run
+        ruffed = _run_steps([(ruff.NAME, lambda: ruff.run(root, applied, settings))], results)
+        compiled.result()
+    if not ruffed:
         return results, effective[0]
-    job.start()  # the patch is sane: the baseline will be needed, start it while ruff and the tests run
-    job.prepare(root, tuple(applied.patch.touched()))
-    later: list[Step] = [
-        (ruff.NAME, lambda: ruff.run(root, applied, settings)),
-        (tests.NAME, lambda: _tests_step(root, applied, settings, job)),
-    ]
+    later: list[Step] = [(tests.NAME, lambda: _tests_step(root, applied, settings, job))]
     later += [_command_step(root, gate, settings, job) for gate in settings.commands]
     _run_steps(later, results)
     return results, effective[0]
@@ -213,7 +218,7 @@ def _gates(root: Path, patch: str, settings: GateSettings, job: BaselineJob) -> 
 
 def _tests_step(root: Path, applied: apply.Applied, settings: GateSettings, job: BaselineJob) -> GateResult:
     prepared = job.prepare_patched(root, tuple(applied.patch.touched()))
-    result = tests.run(root, settings, job.tests, job.bytecode)
+    result = tests.run(root, settings, job.tests)
     note = prepared.problem or prepared.summary
     return replace(result, summary=f"{result.summary}; {note}") if note else result
 
@@ -227,7 +232,7 @@ def _escaping_paths(patch: str, settings: GateSettings) -> list[Finding]:
 
 
 def _command_step(root: Path, gate: CommandGate, settings: GateSettings, job: BaselineJob) -> Step:
-    return gate.name, lambda: commands.run(root, gate, settings, lambda: job.command_status(gate), job.bytecode)
+    return gate.name, lambda: commands.run(root, gate, settings, lambda: job.command_status(gate))
 
 
 def gate_names(settings: GateSettings) -> list[str]:

@@ -448,4 +448,4 @@ def test_cached_bytecode_never_hides_a_change(make_repo: Callable[..., GitRepo],
     again = gate(repo, repo.diff_for({"calc/__init__.py": CALC.replace("a + b", "b + a")}))
     assert again.accepted
     bytecode = Path(os.environ["GUARDRAIL_PYCACHE_DIR"])
-    assert list(bytecode.rglob("calc/__init__.*.pyc"))  # written under the bytecode cache, not in the worktree
+    assert list(bytecode.rglob("calc/__init__.*.pyc"))  # kept in the store (outside the worktree) for the next run
