@@ -25,6 +25,7 @@ def execute(
     gate: CommandGate,
     settings: GateSettings,
     cancel: threading.Event | None = None,
+    bytecode: Path | None = None,
 ) -> proc.ProcResult:
     """Run one configured command in ``root`` the way the tests run: import roots first, scrubbed, isolated."""
     argv = split_command(gate.command, f"gates.commands[{gate.name}].command")
@@ -32,10 +33,10 @@ def execute(
         argv,
         cwd=root,
         timeout=gate.timeout,
-        env_extra=import_env(root),
+        env_extra=import_env(root, bytecode),
         scrub=settings.scrub_env,
         cancel=cancel,
-        **proc.jail_options(settings),
+        **proc.jail_options(settings, bytecode),
     )
 
 
@@ -58,10 +59,11 @@ def run(
     gate: CommandGate,
     settings: GateSettings,
     baseline_status: Callable[[], int],
+    bytecode: Path | None = None,
 ) -> GateResult:
     """Run ``gate`` on the patched worktree; ``baseline_status`` gives its exit status on the head (may block)."""
     start = time.monotonic()
-    result = execute(root, gate, settings)
+    result = execute(root, gate, settings, bytecode=bytecode)
     isolation = f" ({result.jail_note})" if result.jail_note else ""
     if result.timed_out:
         summary = f"{result.describe()} (timeout {gate.timeout:g}s){isolation}"

@@ -72,8 +72,8 @@ class BaselineJob:
         return self._blobs
 
     def prepare(self, root: Path, touched: tuple[str, ...] = ()) -> None:
-        """Compile the worktree's Python files (and rewrite its test modules) into the bytecode store and copy them into
-        the worktree, before PR code runs there (:mod:`checks.pycache`)."""
+        """Compile the worktree's Python files (and rewrite its test modules) into the bytecode cache, before PR code
+        runs there (:mod:`checks.pycache`)."""
         if self.bytecode is None:
             return
         python = pycache.interpreter(tests.split_command(self.settings.tests_command, "gates.tests.command"))
@@ -98,7 +98,7 @@ class BaselineJob:
                 self._setup_done.set()
             if prepared.problem:
                 return self._unprepared(prepared.problem, time.monotonic() - start)
-            run = tests.execute(root, self.settings, cancel=self.cancel)
+            run = tests.execute(root, self.settings, cancel=self.cancel, bytecode=self.bytecode)
         result = run.result
         baseline = Baseline(
             head=self.head,
@@ -140,7 +140,7 @@ class BaselineJob:
         with worktree.worktree(self.repo, self.head) as root:
             self.prepare(root)
             self.setup.prepare_head(root, self.cancel)
-            result = commands.execute(root, gate, self.settings, cancel=self.cancel)
+            result = commands.execute(root, gate, self.settings, cancel=self.cancel, bytecode=self.bytecode)
         status = -9 if result.timed_out else result.returncode
         if not result.timed_out:
             self.cache.store(Baseline(self.head, self.settings.tests_command, commands={gate.command: status}))
@@ -218,7 +218,7 @@ def _gates(root: Path, patch: str, settings: GateSettings, job: BaselineJob) -> 
 
 def _tests_step(root: Path, applied: apply.Applied, settings: GateSettings, job: BaselineJob) -> GateResult:
     prepared = job.prepare_patched(root, tuple(applied.patch.touched()))
-    result = tests.run(root, settings, job.tests)
+    result = tests.run(root, settings, job.tests, job.bytecode)
     note = prepared.problem or prepared.summary
     return replace(result, summary=f"{result.summary}; {note}") if note else result
 
@@ -232,7 +232,7 @@ def _escaping_paths(patch: str, settings: GateSettings) -> list[Finding]:
 
 
 def _command_step(root: Path, gate: CommandGate, settings: GateSettings, job: BaselineJob) -> Step:
-    return gate.name, lambda: commands.run(root, gate, settings, lambda: job.command_status(gate))
+    return gate.name, lambda: commands.run(root, gate, settings, lambda: job.command_status(gate), job.bytecode)
 
 
 def gate_names(settings: GateSettings) -> list[str]:

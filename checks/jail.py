@@ -8,8 +8,8 @@ A jailed command gets:
 - a filesystem of only: the worktree (read-write, its ``.git`` file masked), a private empty HOME and TMPDIR (on
   disk, discarded afterwards), read-only the system directories (``/usr`` and its links, a short list of ``/etc``
   files), the directories on the jail's ``PATH`` and the Python installations and virtualenvs found there, and
-  whatever Guardrail binds for that run (a results folder only that run sees). No host home, no ``/run``, no
-  ``/sys``, no host sockets, no checkout ``.git``, no cache of Guardrail's (bytecode is copied into the worktree);
+  whatever Guardrail binds for that run (the bytecode cache read-only, a results folder only that run sees). No host
+  home, no ``/run``, no ``/sys``, no host sockets, no checkout ``.git``, no cache it could write;
 - an environment built from an allowlist (:data:`PASSED_ENV` plus what the repository config names), never copied;
 - limits (``setrlimit`` via ``prlimit(1)``): address space, file size, open files, processes, CPU time; the process
   limit is a pids cgroup when Guardrail runs as root (the kernel does not apply RLIMIT_NPROC to root's processes).

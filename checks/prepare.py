@@ -150,11 +150,11 @@ def extension_build(root: Path, settings: GateSettings) -> list[str] | None:
 def run_setup(root: Path, settings: GateSettings, cancel: threading.Event | None = None) -> Prepared:
     """Prepare the worktree ``root`` with ``gates.setup.command``, or the default setup. PR code (the command, the
     project's ``setup.py``) runs through :func:`checks.proc.run`, with the tests' environment."""
-    env = import_env(root)  # the tests' environment: import roots first, bytecode never written
+    env = import_env(root)  # the tests' environment: import roots first, bytecode outside the worktree
     if settings.setup_command:
         argv = split_command(settings.setup_command, "gates.setup.command")
         result = proc.run(argv, cwd=root, timeout=settings.setup_timeout, env_extra=env, scrub=settings.scrub_env,
-                          cancel=cancel, **proc.jail_options(settings))  # fmt: skip
+                          cancel=cancel, **proc.jail_options(settings, None))  # fmt: skip
         if not result.ok:
             return Prepared(problem=f"gates.setup failed: {result.describe()}: {first_error(result)}")
         return Prepared(summary=f"setup: `{settings.setup_command}` ({result.seconds:.1f}s)")
@@ -165,7 +165,7 @@ def run_setup(root: Path, settings: GateSettings, cancel: threading.Event | None
         done.append(f"wrote the generated version file {', '.join(written)}")
     if build := extension_build(root, settings):
         result = proc.run(build, cwd=root, timeout=settings.setup_timeout, env_extra=env, scrub=settings.scrub_env,
-                          cancel=cancel, **proc.jail_options(settings))  # fmt: skip
+                          cancel=cancel, **proc.jail_options(settings, None))  # fmt: skip
         shown = " ".join(build[1:] if build[1] == "setup.py" else ["setuptools", *build[3:]])
         if result.ok:
             done.append(f"built the extensions in place (`python {shown}`, {result.seconds:.1f}s)")
@@ -189,8 +189,7 @@ def needs_own_setup(touched: Iterable[str]) -> bool:
 
 
 def _added_files(root: Path, tracked: set[str]) -> list[str]:
-    # Never bytecode: Guardrail places its own in every worktree (checks.pycache); a pyc the setup (PR code) wrote
-    # would otherwise be copied into later worktrees, where Python may load it instead of a patched source.
+    # Never bytecode: a pyc the setup (PR code) wrote has no business in later worktrees (checks.pycache).
     added = []
     for folder, dirs, files in os.walk(root):
         rel_folder = Path(folder).relative_to(root)

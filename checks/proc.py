@@ -226,11 +226,14 @@ class JailOptions(TypedDict):
     writable: tuple[Path, ...]
 
 
-def jail_options(settings: GateSettings, writable: Sequence[Path] = ()) -> JailOptions:
-    """What a gate's PR code gets in the jail: the settings' limits and ``pass_env``, and ``writable`` (a results
-    folder only that run sees). Guardrail's bytecode store is not among them: its bytecode is copied into the
-    worktree beforehand (:mod:`checks.pycache`)."""
-    return JailOptions(limits=settings.limits, pass_env=settings.pass_env, readable=(), writable=tuple(writable))
+def jail_options(settings: GateSettings, bytecode: Path | None, writable: Sequence[Path] = ()) -> JailOptions:
+    """What a gate's PR code gets in the jail: the settings' limits and ``pass_env``, the bytecode cache read-only
+    (created here if missing: only Guardrail writes it), and ``writable`` (a results folder only that run sees)."""
+    readable: tuple[Path, ...] = ()
+    if bytecode is not None:
+        bytecode.mkdir(parents=True, exist_ok=True)
+        readable = (bytecode,)
+    return JailOptions(limits=settings.limits, pass_env=settings.pass_env, readable=readable, writable=tuple(writable))
 
 
 def _jailed(

@@ -1,29 +1,31 @@
 """Reusing compiled bytecode across gate runs, so a fresh worktree does not recompile the project every time.
 
 A developer's checkout has ``__pycache__`` folders from its last run; a fresh worktree has none, and compiling a few
-hundred modules, and pytest's assertion rewriting of every test module, can cost as much as the tests themselves.
-So, before any PR code runs in a worktree, Guardrail itself (:func:`compile_tree`):
+hundred modules, plus pytest's assertion rewriting of every test module, can cost more than the tests themselves.
+So, before any PR code runs in a worktree, Guardrail itself (:func:`compile_tree`, with the interpreter the tests
+use, ``python -I``: no code of the repository runs) fills one cache folder outside the worktree, laid out as
+``PYTHONPYCACHEPREFIX`` expects (the tests run with that prefix, and ``PYTHONDONTWRITEBYTECODE=1``):
 
-- compiles the worktree's Python files with the interpreter the tests use (``python -I``: compiling runs no code of
-  the repository) into its **store** (:func:`pycache_dir`, outside every worktree and never shown to PR code), laid
-  out by source path; the worktree sits at a path that repeats from run to run (see
+- the worktree's Python files, compiled; the worktree sits at a path that repeats from run to run (see
   :func:`checks.worktree.worktree`), so what the last run compiled is found again;
-- rewrites the test modules' assertions as pytest does (``test_*.py``, ``*_test.py``, ``conftest.py``), with pytest's
-  own rewriter from that interpreter, into the same store, under pytest's file name
-  (``<name>.cpython-311-pytest-<version>.pyc``);
-- **copies** (never links) both into the worktree's own ``__pycache__`` folders, replacing whatever a commit put there.
+- its test modules (``test_*.py``, ``*_test.py``, ``conftest.py``) with their assertions rewritten by that
+  interpreter's own pytest, under pytest's file name (``<name>.cpython-311-pytest-<version>.pyc``, where pytest looks
+  under the prefix);
+- links to the bytecode the interpreter's installation already has in its own ``__pycache__`` folders (standard
+  library, site-packages, pytest plugins' rewritten modules): with a prefix set, Python looks for those under the
+  prefix too, and would otherwise recompile them in memory on every run. Linked again when an installation folder
+  changes.
 
-Everything is *checked hash-based* (PEP 552): Python, and pytest from 9.1 on, validate the bytecode against a hash of
-the source's content, not its modification time. The store is keyed by content: a store entry is reused only when
-its hash matches the file Guardrail just read, else it is compiled again. PR code never sees the store: what it
-writes to its worktree's ``__pycache__`` is discarded with the worktree, and the tests run with
-``PYTHONDONTWRITEBYTECODE=1``. The interpreter's own modules (standard library, site-packages, pytest plugins) load
-from the installation's ``__pycache__``, read-only in the jail, exactly as in a developer's shell.
+Guardrail's own entries are *checked hash-based* (PEP 552; pytest 9.1+ checks its rewritten modules the same way):
+Python validates them against a hash of the source's content, not its modification time, so they are keyed by
+content, and an entry whose hash does not match what Guardrail just read is made again. PR code sees the cache
+read-only in the jail: no pull request can write bytecode another run would load. The installation's bytecode has
+the trust of the installation itself (read-only in the jail, as in a developer's shell).
 
-Not reused (redone in memory on every run, as without a cache): a module that does not compile; a test module whose
+Not cached (done in memory on every run, as without a cache): a module that does not compile; a test module whose
 rewriting warns (the run must see the warning); test modules of other ``python_files`` patterns; every test module
 when the repository sets ``enable_assertion_pass_hook`` (the rewritten code differs then) or when the interpreter's
-pytest is older than the checked-hash format. Only regular files of the tree are read, never through a symbolic link.
+pytest predates the checked-hash format. Only regular files of the tree are read, never through a symbolic link.
 """
 
 from __future__ import annotations
@@ -43,8 +45,6 @@ PYTHON_SOURCES = (".py", ".pyw")
 COMPILE_TIMEOUT = 300.0
 PYTEST_CONFIGS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 MAX_CONFIG_BYTES = 1024 * 1024
-# The tests' environment: bytecode is read from the worktree's __pycache__ (placed there by Guardrail), never written.
-ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def pycache_dir() -> Path:
@@ -58,21 +58,24 @@ def pycache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("guardrail")) / "pycache"
 
 
-def env() -> dict[str, str]:
-    """Environment for Python run by the gates: bytecode read where Guardrail placed it, never written."""
-    return dict(ENV)
+def env(prefix: Path | None) -> dict[str, str]:
+    """Environment for Python run by the gates: bytecode read from ``prefix`` (written there by Guardrail only)."""
+    if prefix is None:
+        return {"PYTHONDONTWRITEBYTECODE": "1"}
+    return {"PYTHONPYCACHEPREFIX": str(prefix), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 # Runs as `python -I -c _COMPILE STORE ROOT REWRITE` with NUL-separated relative paths on stdin. For each source:
-# the store entry (store + absolute source path, like PYTHONPYCACHEPREFIX) is reused when its checked hash matches
-# the content just read, else made again; then it is copied into ROOT's __pycache__. Whatever was at that name in
-# __pycache__ goes first (a commit may hold an unchecked pyc that would otherwise win), also when nothing replaces it.
+# the store entry (STORE + absolute source path, as PYTHONPYCACHEPREFIX lays it out) is kept when its checked hash
+# matches the content just read, else made again; so is pytest's rewritten module for a test file. Then, once per
+# state of the interpreter's installation, every bytecode file in its own __pycache__ folders is linked into STORE
+# at the place PYTHONPYCACHEPREFIX looks for it.
 _COMPILE = r"""
-import ast, importlib.util, inspect, io, os, py_compile, stat, sys, warnings
+import ast, hashlib, importlib.util, inspect, io, json, os, py_compile, stat, sys, warnings
 store, root, rewrite_tests = sys.argv[1], os.path.realpath(sys.argv[2]), sys.argv[3] == "1"
-sys.dont_write_bytecode = True  # -I ignores PYTHONDONTWRITEBYTECODE; the store holds the tree's bytecode only
-MAGIC, CHECKED, TAG = importlib.util.MAGIC_NUMBER, b"\3\0\0\0", sys.implementation.cache_tag
+sys.dont_write_bytecode = True  # -I ignores PYTHONDONTWRITEBYTECODE; the store holds what is written below only
 sys.pycache_prefix = store
+MAGIC, CHECKED, TAG = importlib.util.MAGIC_NUMBER, b"\3\0\0\0", sys.implementation.cache_tag
 try:
     from _pytest._version import version as _pytest_version
     PYTEST_TAG = f"{TAG}-pytest-{_pytest_version}"
@@ -97,10 +100,10 @@ def is_test(name):
 def fresh(entry, digest):
     try:
         with open(entry, "rb") as handle:
-            data = handle.read()
+            head = handle.read(16)
     except OSError:
-        return None
-    return data if data[:4] == MAGIC and data[4:8] == CHECKED and data[8:16] == digest else None
+        return False
+    return head[:4] == MAGIC and head[4:8] == CHECKED and head[8:16] == digest
 
 def write_atomic(entry, data):
     os.makedirs(os.path.dirname(entry), exist_ok=True)
@@ -111,17 +114,14 @@ def write_atomic(entry, data):
 
 def module_pyc(src, data, digest):
     entry = importlib.util.cache_from_source(src)
-    found = fresh(entry, digest)
-    mode = py_compile.PycInvalidationMode.CHECKED_HASH
-    if found is None and py_compile.compile(src, cfile=entry, dfile=src, invalidation_mode=mode, quiet=2):
-        found = fresh(entry, digest)
-    return found
+    if not fresh(entry, digest):
+        mode = py_compile.PycInvalidationMode.CHECKED_HASH
+        py_compile.compile(src, cfile=entry, dfile=src, invalidation_mode=mode, quiet=2)
 
 def rewritten_pyc(src, data, digest):
     entry = os.path.join(store + os.path.dirname(src), os.path.basename(src)[:-3] + f".{PYTEST_TAG}.pyc")
-    found = fresh(entry, digest)
-    if found is not None or rewriter() is None:
-        return found
+    if fresh(entry, digest) or rewriter() is None:
+        return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -129,35 +129,16 @@ def rewritten_pyc(src, data, digest):
             rewriter().rewrite_asserts(tree, data, src, None)
             code = compile(tree, src, "exec", dont_inherit=True)
         except (SyntaxError, ValueError):
-            return None
-    if caught:
-        return None
+            code = None
+    if code is None or caught:  # pytest rewrites it itself, and reports what it finds
+        try:
+            os.unlink(entry)
+        except FileNotFoundError:
+            pass
+        return
     buffer = io.BytesIO()
     rewriter()._write_pyc_fp(buffer, digest, code)
     write_atomic(entry, buffer.getvalue())
-    return buffer.getvalue()
-
-def place(folder, name, data):
-    target = os.path.join(folder, name)
-    try:
-        if not stat.S_ISDIR(os.lstat(folder).st_mode):
-            os.unlink(folder)
-    except FileNotFoundError:
-        pass
-    try:
-        if not stat.S_ISDIR(os.lstat(target).st_mode):
-            os.unlink(target)
-    except (FileNotFoundError, NotADirectoryError):
-        pass
-    if data is None:
-        return
-    try:
-        os.mkdir(folder)
-    except FileExistsError:
-        pass
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 def one(rel):
     src = os.path.join(root, rel)
@@ -168,16 +149,66 @@ def one(rel):
         with os.fdopen(fd, "rb") as handle:
             data = handle.read()
         digest = importlib.util.source_hash(data)
-        folder, stem = os.path.join(os.path.dirname(src), "__pycache__"), os.path.basename(src).rsplit(".", 1)[0]
-        place(folder, f"{stem}.{TAG}.pyc", module_pyc(src, data, digest))
-        if PYTEST_TAG and is_test(os.path.basename(src)):
-            place(folder, f"{stem}.{PYTEST_TAG}.pyc", rewritten_pyc(src, data, digest) if rewrite_tests else None)
+        module_pyc(src, data, digest)
+        if PYTEST_TAG and rewrite_tests and is_test(os.path.basename(src)):
+            rewritten_pyc(src, data, digest)
     except (OSError, ValueError):
         return
+
+def installation():
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    found = []
+    for entry in sys.path:
+        real = os.path.realpath(entry) if entry else ""
+        if entry and os.path.isdir(entry) and any(real == p or real.startswith(p + os.sep) for p in prefixes):
+            found.append(entry)
+    return found
+
+def link(target, at):
+    try:
+        if os.readlink(at) == target:
+            return
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(at), exist_ok=True)
+    staging = f"{at}.{os.getpid()}"
+    os.symlink(target, staging)
+    os.replace(staging, at)
+
+def mirror():
+    tops = installation()
+    state = [[top, os.stat(top).st_mtime_ns] for top in tops]
+    key = hashlib.sha256(f"{sys.executable}\0{sys.version}".encode()).hexdigest()[:16]
+    stamp = os.path.join(store, ".installations", key)
+    try:
+        with open(stamp, encoding="utf-8") as handle:
+            if json.load(handle) == state:
+                return
+    except (OSError, ValueError):
+        pass
+    ours = tuple(f".{tag}.pyc" for tag in (TAG, PYTEST_TAG) if tag)
+    for top in tops:
+        for folder, dirs, files in os.walk(top):
+            if "__pycache__" not in dirs:
+                continue
+            dirs.remove("__pycache__")
+            cache = os.path.join(folder, "__pycache__")
+            try:
+                names = os.listdir(cache)
+            except OSError:
+                continue
+            for name in names:
+                if name.endswith(ours):
+                    try:
+                        link(os.path.join(cache, name), os.path.join(store + folder, name))
+                    except OSError:
+                        continue
+    write_atomic(stamp, json.dumps(state).encode())
 
 for rel in sys.stdin.read().split("\0"):
     if rel:
         one(rel)
+mirror()
 """
 
 
@@ -217,19 +248,19 @@ def assertion_pass_hook(root: Path) -> bool:
     return False
 
 
-def compile_tree(root: Path, files: Iterable[str], store: Path, python: str) -> None:
-    """Compile ``files`` (paths relative to ``root``, Python sources only) into ``store`` with ``python`` and copy
-    the bytecode into ``root``'s ``__pycache__`` folders, with the test modules' assertions rewritten as pytest does
-    (see the module's docstring). Call it before any PR code runs in ``root``. Best effort: a file that does not
-    compile or rewrite is left to Python and pytest, which compile it in memory."""
+def compile_tree(root: Path, files: Iterable[str], prefix: Path, python: str) -> None:
+    """Compile ``files`` (paths relative to ``root``, Python sources only) into ``prefix`` with ``python``, with the
+    test modules' assertions rewritten as pytest does, and link the installation's bytecode there (see the module's
+    docstring); outside the jail, before PR code runs in ``root``. Best effort: a file that does not compile or
+    rewrite is left to Python and pytest."""
     sources = [f for f in files if f.endswith(PYTHON_SOURCES)]
     if not sources:
         return
-    store.mkdir(parents=True, exist_ok=True)
+    prefix.mkdir(parents=True, exist_ok=True)
     rewrite_tests = "0" if assertion_pass_hook(root) else "1"
     proc.run(
-        [python, "-I", "-c", _COMPILE, str(store), str(root), rewrite_tests],
-        cwd=store,
+        [python, "-I", "-c", _COMPILE, str(prefix), str(root), rewrite_tests],
+        cwd=prefix,
         timeout=COMPILE_TIMEOUT,
         input="\0".join(sources),
         isolate_network=False,
