@@ -13,8 +13,9 @@ use, ``python -I``: no code of the repository runs) fills one cache folder outsi
   under the prefix);
 - links to the bytecode the interpreter's installation already has in its own ``__pycache__`` folders (standard
   library, site-packages, pytest plugins' rewritten modules): with a prefix set, Python looks for those under the
-  prefix too, and would otherwise recompile them in memory on every run. Linked again when an installation folder
-  changes.
+  prefix too, and would otherwise recompile them in memory on every run; and, where the installation has no rewritten
+  copy, the modules of installed pytest plugins (entry point group ``pytest11``) rewritten by Guardrail. Done again
+  when an installation folder changes.
 
 Guardrail's own entries are *checked hash-based* (PEP 552; pytest 9.1+ checks its rewritten modules the same way):
 Python validates them against a hash of the source's content, not its modification time, so they are keyed by
@@ -112,6 +113,12 @@ def write_atomic(entry, data):
         handle.write(data)
     os.replace(staging, entry)
 
+def drop(entry):
+    try:
+        os.unlink(entry)
+    except FileNotFoundError:
+        pass
+
 def module_pyc(src, data, digest):
     entry = importlib.util.cache_from_source(src)
     if not fresh(entry, digest):
@@ -131,10 +138,7 @@ def rewritten_pyc(src, data, digest):
         except (SyntaxError, ValueError):
             code = None
     if code is None or caught:  # pytest rewrites it itself, and reports what it finds
-        try:
-            os.unlink(entry)
-        except FileNotFoundError:
-            pass
+        drop(entry)
         return
     buffer = io.BytesIO()
     rewriter()._write_pyc_fp(buffer, digest, code)
@@ -150,8 +154,11 @@ def one(rel):
             data = handle.read()
         digest = importlib.util.source_hash(data)
         module_pyc(src, data, digest)
-        if PYTEST_TAG and rewrite_tests and is_test(os.path.basename(src)):
-            rewritten_pyc(src, data, digest)
+        if PYTEST_TAG and is_test(os.path.basename(src)):
+            if rewrite_tests:
+                rewritten_pyc(src, data, digest)
+            else:  # the repository wants pytest's assertion-pass hook: pytest rewrites it itself, every run
+                drop(os.path.join(store + os.path.dirname(src), os.path.basename(src)[:-3] + f".{PYTEST_TAG}.pyc"))
     except (OSError, ValueError):
         return
 
@@ -203,7 +210,31 @@ def mirror():
                         link(os.path.join(cache, name), os.path.join(store + folder, name))
                     except OSError:
                         continue
+    if PYTEST_TAG:
+        for src in plugin_sources(tops):
+            try:
+                with open(src, "rb") as handle:
+                    data = handle.read()
+                rewritten_pyc(src, data, importlib.util.source_hash(data))
+            except (OSError, ValueError):
+                continue
     write_atomic(stamp, json.dumps(state).encode())
+
+def plugin_sources(tops):
+    # pytest rewrites every module of a distribution that registers a plugin (entry point group pytest11)
+    from importlib.metadata import distributions
+    found = []
+    for dist in distributions():
+        try:
+            if not any(point.group == "pytest11" for point in dist.entry_points):
+                continue
+            for file in dist.files or ():
+                path = str(dist.locate_file(file))
+                if path.endswith(".py") and any(path.startswith(top + os.sep) for top in tops):
+                    found.append(path)
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+    return found
 
 for rel in sys.stdin.read().split("\0"):
     if rel:

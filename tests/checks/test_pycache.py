@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import pytest_timeout
 
 from bot.types import GateSettings
 from checks import proc, pycache, tests, worktree
@@ -55,8 +56,8 @@ def test_guardrail_compiles_and_rewrites_into_its_cache_only_and_skips_links(
     with worktree.worktree(repo.path, "HEAD") as root:
         (root / "link.py").symlink_to(secret)  # what a head's committed symlink would be
         pycache.compile_tree(root, files, store, sys.executable)
-        compiled = sorted(p.relative_to(store).as_posix() for p in store.rglob("*.pyc") if not p.is_symlink())
         inside = str(root).lstrip("/")
+        compiled = sorted(p.relative_to(store).as_posix() for p in (store / inside).rglob("*.pyc"))
         assert compiled == [
             f"{inside}/a.{TAG}.pyc",
             f"{inside}/pkg/b.{TAG}.pyc",
@@ -86,6 +87,10 @@ def test_the_installations_own_bytecode_is_linked_where_the_prefix_looks(
         pycache.compile_tree(root, ["a.py"], store, sys.executable)
     linked = store / str(source.parent).lstrip("/") / installed.name
     assert linked.is_symlink() and linked.resolve() == installed.resolve()
+    # pytest rewrites every module of a plugin's distribution (pytest-timeout here) on import: made once, not per run
+    plugin = Path(pytest_timeout.__file__)
+    rewritten = store / str(plugin.parent).lstrip("/") / f"{plugin.stem}.{PYTEST_TAG}.pyc"
+    assert rewritten.read_bytes()[4:16] == b"\3\0\0\0" + importlib.util.source_hash(plugin.read_bytes())
 
 
 def test_the_gates_environment_reads_bytecode_from_the_cache_and_never_writes_it(
