@@ -48,6 +48,7 @@ JAIL_TARGET = 1.05  # cached (jailed) over unjailed, same round
 COLD = "cold"
 SELF_TESTS = 'python -m pytest -q -m "not slow and not model"'
 SELF_MODULE = "bot/types.py"
+SELF_MARK = "_GATE_BENCHMARK = True  # added by the gate benchmark's patch\n"
 PYCACHE_ENV = "GUARDRAIL_PYCACHE_DIR"  # where checks/pycache.py keeps compiled bytecode between gate runs
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -292,6 +293,12 @@ def docstring_patch(text: str, note: str) -> str:
     raise BenchmarkError("no module docstring found to patch")
 
 
+def self_patch(text: str) -> str:
+    """``text`` with a sentence added to its module docstring and a private constant at its end: a harmless change
+    with an effect (a docstring alone is rejected by the ``effect`` gate, which would leave nothing to measure)."""
+    return docstring_patch(text, "(Touched by the gate benchmark.)").rstrip("\n") + "\n\n" + SELF_MARK
+
+
 def raw_pytest_args(tests_command: str) -> tuple[str, ...]:
     """The pytest arguments of a ``python -m pytest ...`` command, plus ``-p no:cacheprovider`` (as the gates add)."""
     argv = shlex.split(tests_command)
@@ -309,7 +316,7 @@ def prepare_self(work: Path, source: Path, module: str, tests_command: str) -> S
     checkout = work / "guardrail-raw"
     _git(repo, "worktree", "add", "--detach", "--quiet", str(checkout), head)
     target = checkout / module
-    target.write_text(docstring_patch(target.read_text(encoding="utf-8"), "(Touched by the gate benchmark.)"))
+    target.write_text(self_patch(target.read_text(encoding="utf-8")))
     patch = _git(checkout, "diff", "--no-color", "--no-ext-diff")
     sha = _git(repo, "log", "-1", "--format=%h %s").strip()
     return Subject(

@@ -229,7 +229,7 @@ def plugin_sources(tops):
             if not any(point.group == "pytest11" for point in dist.entry_points):
                 continue
             for file in dist.files or ():
-                path = str(dist.locate_file(file))
+                path = os.path.normpath(str(dist.locate_file(file)))  # a RECORD entry may hold ../
                 if path.endswith(".py") and any(path.startswith(top + os.sep) for top in tops):
                     found.append(path)
         except (OSError, ValueError, TypeError, AttributeError):

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.gates import BenchmarkError, Subject, docstring_patch, raw_pytest_args, render, summarize
+from benchmarks.gates import (
+    BenchmarkError,
+    Subject,
+    docstring_patch,
+    raw_pytest_args,
+    render,
+    self_patch,
+    summarize,
+)
 from benchmarks.gen_repo import RepoSpec, generate
 from bot.types import GateSettings
 
@@ -123,3 +131,10 @@ def test_docstring_patch_keeps_the_module_valid_and_changes_only_its_docstring()
         tree = ast.parse(patched)
         assert (ast.get_docstring(tree) or "").endswith("(Touched.)")
         assert ast.dump(tree.body[1]) == ast.dump(ast.parse(source).body[1])
+
+
+def test_the_self_patch_has_an_effect_the_effect_gate_sees() -> None:
+    source = '"""Summary.\n\nMore.\n"""\n\nX = 1\n'
+    tree = ast.parse(self_patch(source))
+    assert (ast.get_docstring(tree) or "").endswith("(Touched by the gate benchmark.)")
+    assert [ast.dump(node) for node in tree.body[1:]] != [ast.dump(node) for node in ast.parse(source).body[1:]]
