@@ -26,11 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot import yaml_text
 from bot.errors import ConfigError
-from bot.types import CommandGate, GateSettings, JailLimits
+from bot.types import Capped, CommandGate, GateCeiling, GateSettings, JailLimits
 
 REPO_CONFIG_PATH = ".github/guardrail.yml"
 
 M = TypeVar("M", bound=BaseModel)
+N = TypeVar("N", int, float)
 
 
 class _Strict(BaseModel):
@@ -98,22 +99,58 @@ class Gates(_Strict):
     limits: Limits = Field(default_factory=Limits, description="Resource limits of the jail PR code runs in.")
     max_patch_bytes: int = Field(512_000, gt=0, description="A larger patch is rejected by the apply gate.")
 
-    def settings(self) -> GateSettings:
+    def settings(self, ceiling: GateCeiling) -> GateSettings:
+        """The gate settings this file asks for, each within the admin's ``ceiling``: the effective value is the
+        smaller of the two, and ``null`` (no limit) cannot lift a maximum. A value the file sets above the maximum is
+        recorded in ``capped`` (said once in the summary and kept in the audit log); a default above it is lowered
+        without a word (the repository asked for nothing)."""
+        capped: list[Capped] = []
+
+        def timeout(key: str, section: BaseModel, asked: float, maximum: float) -> float:
+            value = _lower(asked, maximum)
+            if value != asked and "timeout" in section.model_fields_set:
+                capped.append(Capped(key, asked, maximum, "s"))
+            return asked if value is None else value
+
+        tests_timeout = timeout("gates.tests.timeout", self.tests, self.tests.timeout, ceiling.tests_timeout)
+        setup_timeout = timeout("gates.setup.timeout", self.setup, self.setup.timeout, ceiling.setup_timeout)
+        commands = []
+        for index, c in enumerate(self.commands):
+            key = f"gates.commands.{index}.timeout ({c.name})"
+            commands.append(CommandGate(c.name, c.command, timeout(key, c, c.timeout, ceiling.command_timeout)))
+        given = self.limits.model_fields_set if "limits" in self.model_fields_set else set()
+        limits: dict[str, int | None] = {}
+        for name, asked in self.limits.model_dump().items():
+            maximum: int | None = getattr(ceiling.limits, name)
+            limits[name] = _lower(asked, maximum)
+            if limits[name] != asked and name in given:
+                capped.append(Capped(f"gates.limits.{name}", asked, maximum or 0, _LIMIT_UNITS[name]))
         return GateSettings(
             ruff=self.ruff.enabled,
             tests_command=self.tests.command,
-            tests_timeout=self.tests.timeout,
+            tests_timeout=tests_timeout,
             setup_command=self.setup.command,
             setup_auto=self.setup.auto,
-            setup_timeout=self.setup.timeout,
-            commands=tuple(CommandGate(c.name, c.command, c.timeout) for c in self.commands),
+            setup_timeout=setup_timeout,
+            commands=tuple(commands),
             protected_add=tuple(self.protected_paths.add),
             protected_remove=tuple(self.protected_paths.remove),
             scrub_env=tuple(self.scrub_env),
             pass_env=tuple(self.pass_env),
-            limits=JailLimits(**self.limits.model_dump()),
+            limits=JailLimits(**limits),
             max_patch_bytes=self.max_patch_bytes,
+            capped=tuple(capped),
         )
+
+
+_LIMIT_UNITS = {"address_space_mb": "MiB", "file_size_mb": "MiB", "open_files": "", "processes": "", "cpu_seconds": "s"}
+
+
+def _lower(asked: N | None, maximum: N | None) -> N | None:
+    """min(asked, maximum), where None is "no limit" on either side: a null cannot lift a maximum."""
+    if maximum is None:
+        return asked
+    return maximum if asked is None or asked > maximum else asked
 
 
 class RepoPurpose(_Strict):

@@ -55,7 +55,7 @@ def run(
     started_at = datetime.now(UTC)
     pr = resolve_revisions(pr)
     diff = worktree.diff(pr.repo, pr.base_sha, pr.head_sha)
-    notes = policy_notes(resolution)
+    notes = [*policy_notes(resolution), *(capped.note() for capped in gate_settings.capped)]
     attempts: list[Attempt] = []
     winner: ParseResult | None = None
     if not diff.strip():

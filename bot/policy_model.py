@@ -38,7 +38,7 @@ from bot.models.keys import GITHUB_TOKEN_NAMES, GITHUB_TOKEN_PREFIXES, github_to
 from bot.policy_problems import Lines, Problem, problem_at, raise_problems, text_problems
 from bot.templates import BUILTINS
 from bot.templates.jinja import compile_template
-from bot.types import PURPOSES, Location, ModelSpec, Purpose, TemplateConfig
+from bot.types import PURPOSES, GateCeiling, JailLimits, Location, ModelSpec, Purpose, TemplateConfig
 from bot.yaml_text import read_config_file
 
 ADMIN_POLICY_ENV = "GUARDRAIL_ADMIN_POLICY"
@@ -355,6 +355,74 @@ class RepoRule(_Strict):
     )
 
 
+def _positive(value: object, what: str, allow_null: bool) -> object:
+    """A maximum must be a positive number (a bool is not one); the message says what to write instead."""
+    if value is None and allow_null:
+        return value
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not value > 0 or (not allow_null and value == float("inf")):  # type: ignore[operator]
+        null = ", or null for no maximum" if allow_null else ""
+        context = {"what": what, "null": null, "got": repr(value)}
+        raise PydanticCustomError("maximum", "must be {what} greater than 0{null}; got {got}", context)
+    return value
+
+
+class TimeoutCap(_Strict):
+    timeout: float = Field(
+        3600, gt=0, description="The most seconds a repository may set (it may set fewer); its default is capped too."
+    )
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        return _positive(value, "a number of seconds (like 3600)", allow_null=False)
+
+
+_DEFAULT_LIMITS = JailLimits()
+
+
+def _limit(default: int | None, what: str) -> Any:
+    return Field(default, gt=0, description=f"The largest {what} a repository may set (null: no maximum).")
+
+
+class LimitCaps(_Strict):
+    address_space_mb: int | None = _limit(_DEFAULT_LIMITS.address_space_mb, "virtual memory per process, MiB,")
+    file_size_mb: int | None = _limit(_DEFAULT_LIMITS.file_size_mb, "file a process may write, MiB,")
+    open_files: int | None = _limit(_DEFAULT_LIMITS.open_files, "number of open files per process")
+    processes: int | None = _limit(_DEFAULT_LIMITS.processes, "number of processes and threads in the jail")
+    cpu_seconds: int | None = _limit(_DEFAULT_LIMITS.cpu_seconds, "CPU time per process, seconds,")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _whole(cls, value: object) -> object:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, float):
+            message = "must be a whole number greater than 0, or null for no maximum; got {got}"
+            raise PydanticCustomError("maximum", message, {"got": repr(value)})
+        return _positive(value, "a whole number", allow_null=True)
+
+
+class AdminGates(_Strict):
+    """The admin's maxima for every repository's gates: a repository may ask for less, never more (docs/policy.md)."""
+
+    tests: TimeoutCap = Field(default_factory=TimeoutCap, description="Maximum of gates.tests.timeout.")
+    setup: TimeoutCap = Field(default_factory=TimeoutCap, description="Maximum of gates.setup.timeout.")
+    commands: TimeoutCap = Field(default_factory=TimeoutCap, description="Maximum of each gates.commands[].timeout.")
+    limits: LimitCaps = Field(
+        default_factory=LimitCaps,
+        description="Maxima of the jail's limits (gates.limits); a repository's null (no limit) gets the maximum.",
+    )
+
+    def ceiling(self) -> GateCeiling:
+        return GateCeiling(
+            tests_timeout=self.tests.timeout,
+            setup_timeout=self.setup.timeout,
+            command_timeout=self.commands.timeout,
+            limits=JailLimits(**self.limits.model_dump()),
+        )
+
+
 class AdminPolicy(_Strict):
     """The admin's policy file. Deny by default: a model not allowed for a repository and purpose is never called."""
 
@@ -370,6 +438,11 @@ class AdminPolicy(_Strict):
         default_factory=dict,
         description="owner/name globs (case-insensitive); the most specific match narrows the top level.",
         json_schema_extra=_NO_OTHER_KEYS,
+    )
+    gates: AdminGates = Field(
+        default_factory=AdminGates,
+        description="Maxima of what a repository's gates may consume (timeouts, the jail's limits); a repository's "
+        ".github/guardrail.yml may only ask for less.",
     )
 
     def allowed(self, purpose: Purpose) -> list[str]:

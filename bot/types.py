@@ -6,6 +6,7 @@ boundary travels as one of these types, never as a raw ``dict`` from a webhook, 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -105,6 +106,42 @@ class JailLimits:
 
 
 @dataclass(frozen=True)
+class GateCeiling:
+    """The admin's maxima for what one repository's gates may consume (the admin policy's ``gates:``): the
+    repository's ``.github/guardrail.yml`` may ask for less, never more. Timeouts in seconds; ``limits`` as in
+    :class:`JailLimits`, where ``None`` means the admin sets no maximum for that limit."""
+
+    tests_timeout: float = 3600.0
+    setup_timeout: float = 3600.0
+    command_timeout: float = 3600.0  # each of gates.commands
+    limits: JailLimits = field(default_factory=JailLimits)
+
+
+@dataclass(frozen=True)
+class Capped:
+    """One value the repository asked for above the admin's maximum, and the maximum it runs with instead."""
+
+    key: str  # the repository config's key path, e.g. "gates.tests.timeout", "gates.commands.0.timeout (mypy)"
+    asked: float | None  # None: the repository asked for no limit (null)
+    capped_at: float
+    unit: str  # "s", "MiB", "" (a count)
+
+    def note(self) -> str:
+        """The plain sentence the summary, the terminal and the audit log carry."""
+        asked = "no limit" if self.asked is None else _amount(self.asked, self.unit)
+        return (
+            f"{self.key}: the repository asked for {asked}; capped at {_amount(self.capped_at, self.unit)} "
+            "by the admin policy (a repository can only lower the admin's maxima)"
+        )
+
+
+def _amount(value: float, unit: str) -> str:
+    whole = math.isfinite(value) and value == int(value) and abs(value) < 1e15
+    number = str(int(value)) if whole else f"{value:g}"
+    return f"{number} {unit}" if unit else number
+
+
+@dataclass(frozen=True)
 class GateSettings:
     """The gates' configuration, as resolved from the repository's config file (base revision) and --config."""
 
@@ -121,6 +158,7 @@ class GateSettings:
     pass_env: tuple[str, ...] = ()  # host environment variables PR code may see, by exact name (an allowlist)
     limits: JailLimits = field(default_factory=JailLimits)
     max_patch_bytes: int = 512_000
+    capped: tuple[Capped, ...] = ()  # what the admin's GateCeiling lowered (bot.config.Gates.settings)
 
 
 # --- pull requests and suggestions -----------------------------------------------------------------------------

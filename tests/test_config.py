@@ -2,6 +2,7 @@ import pytest
 
 from bot.config import RepoConfig, load_repo_config, load_text
 from bot.errors import ConfigError
+from bot.types import GateCeiling
 
 
 def test_unknown_key_names_file_key_path_and_line() -> None:
@@ -24,7 +25,7 @@ def test_gate_settings_from_config() -> None:
         "gates:\n  tests: {command: 'python -m pytest -q', timeout: 60}\n"
         "  commands: [{name: mypy, command: 'mypy src'}]\n  protected_paths: {add: ['migrations/**']}\n"
     )
-    settings = load_text(text, RepoConfig, "x").gates.settings()
+    settings = load_text(text, RepoConfig, "x").gates.settings(GateCeiling())
     assert settings.tests_command == "python -m pytest -q"
     assert settings.tests_timeout == 60
     assert settings.commands[0].name == "mypy"
@@ -34,4 +35,4 @@ def test_gate_settings_from_config() -> None:
 def test_missing_file_means_defaults() -> None:
     config = load_repo_config(None)
     assert config.cloud_fallback is True
-    assert config.gates.settings().ruff is True
+    assert config.gates.settings(GateCeiling()).ruff is True

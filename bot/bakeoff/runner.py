@@ -29,7 +29,7 @@ from bot.policy import load_repo_config_with_lines
 from bot.policy_model import Price
 from bot.router import GateRunner, ModelFactory
 from bot.templates import resolve
-from bot.types import Completion, GateSettings, ModelSpec, PullRequest, Resolution
+from bot.types import Completion, GateCeiling, GateSettings, ModelSpec, PullRequest, Resolution
 from checks import worktree
 from checks.engine import run_gates
 
@@ -92,11 +92,11 @@ def model_info(spec: ModelSpec, first: Completion | None, price: Price | None) -
     )
 
 
-def _prepare(task: Task, root: Path) -> _Prepared:
+def _prepare(task: Task, root: Path, ceiling: GateCeiling) -> _Prepared:
     pr = materialize(task, root / task.id)
     where = f"{pr.base}:{REPO_CONFIG_PATH}"
     config, _ = load_repo_config_with_lines(worktree.read_file_at(pr.repo, pr.base_sha, REPO_CONFIG_PATH), where)
-    return _Prepared(task, pr, config.gates.settings(), worktree.diff(pr.repo, pr.base_sha, pr.head_sha))
+    return _Prepared(task, pr, config.gates.settings(ceiling), worktree.diff(pr.repo, pr.base_sha, pr.head_sha))
 
 
 def _one(
@@ -156,9 +156,11 @@ def run_bakeoff(
     gates: GateRunner = run_gates,
     progress: Progress | None = None,
     clock: Callable[[], float] = time.monotonic,
+    ceiling: GateCeiling | None = None,
 ) -> Results:
     """Every model on every task ``repeat`` times; the task repositories and gate baselines live in a temporary
-    directory removed at the end. ``clock`` (seconds) times each reply and the whole run."""
+    directory removed at the end. ``clock`` (seconds) times each reply and the whole run. ``ceiling``: the admin
+    policy's maxima for the tasks' gates (``AdminPolicy.gates``; default: the built-in maxima)."""
     progress = progress or Progress()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     start = clock()
@@ -166,7 +168,7 @@ def run_bakeoff(
     firsts: dict[str, Completion | None] = {}
     with tempfile.TemporaryDirectory(prefix="guardrail-bakeoff-") as scratch:
         root = Path(scratch)
-        prepared = [_prepare(task, root / "repos") for task in tasks]
+        prepared = [_prepare(task, root / "repos", ceiling or GateCeiling()) for task in tasks]
         try:
             for spec in specs:
                 for item in prepared:

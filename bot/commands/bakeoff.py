@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         repeat=args.repeat,
         with_raw=args.raw,
         progress=bar,
+        ceiling=admin.gates.ceiling(),
     )
     comparisons = stats.compare(done, baseline) if baseline is not None else None
     (args.out / "results.json").write_text(done.to_json(), encoding="utf-8")

@@ -1,16 +1,18 @@
 """`guardrail gate`: run the gates on one patch against a pull request's head, in a throwaway worktree.
 
-    guardrail gate --repo PATH --base REV --head REV --patch FILE [--config FILE] [--json]
+    guardrail gate --repo PATH --base REV --head REV --patch FILE [--config FILE] [--admin-policy FILE] [--json]
 
 The gates' configuration is ``.github/guardrail.yml`` read from the BASE revision (a pull request cannot switch its
-own gates off); ``--config FILE`` replaces it. Exit 0 when the patch is accepted, 1 when it is rejected, 2 on a
-usage or configuration error.
+own gates off); ``--config FILE`` replaces it. The admin policy's ``gates:`` maxima cap it (a value above a
+maximum runs with the maximum, and a line on standard error says so). Exit 0 when the patch is accepted, 1 when it
+is rejected, 2 on a usage or configuration error.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -23,8 +25,9 @@ from typing import Any
 from bot.audit import gate_to_dict
 from bot.config import REPO_CONFIG_PATH, RepoConfig, load_file, load_repo_config
 from bot.errors import ConfigError
+from bot.policy_model import load_admin_policy
 from bot.reporters.json_out import patch_fields
-from bot.types import GateResult, GateSettings, Verdict
+from bot.types import GateCeiling, GateResult, GateSettings, Verdict
 from checks import worktree
 from checks.engine import run_gates
 
@@ -45,6 +48,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--head", required=True, help="the pull request's head (the patch applies on top of it)")
     parser.add_argument("--patch", required=True, help="a unified diff against the head; '-' reads stdin")
     parser.add_argument("--config", type=Path, help=f"a config file that replaces {REPO_CONFIG_PATH} at the base")
+    parser.add_argument(
+        "--admin-policy",
+        type=Path,
+        metavar="FILE",
+        help="its gates: maxima cap the config's timeouts and limits (default: $GUARDRAIL_ADMIN_POLICY, else built-in)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.set_defaults(run=run)
 
@@ -59,12 +68,13 @@ def _read_patch(source: str) -> bytes:
         raise ConfigError(f"cannot read the patch ({exc.strerror}); check the path", where=source) from exc
 
 
-def settings_for(repo: Path, base: str, config: Path | None) -> GateSettings:
-    """The gate settings: ``config`` when given, else the base revision's ``.github/guardrail.yml`` (or defaults)."""
+def settings_for(repo: Path, base: str, config: Path | None, ceiling: GateCeiling) -> GateSettings:
+    """The gate settings: ``config`` when given, else the base revision's ``.github/guardrail.yml`` (or defaults),
+    within the admin's ``ceiling``."""
     if config is not None:
-        return load_file(config, RepoConfig).gates.settings()
+        return load_file(config, RepoConfig).gates.settings(ceiling)
     text = worktree.read_file_at(repo, base, REPO_CONFIG_PATH)
-    return load_repo_config(text, where=f"{base}:{REPO_CONFIG_PATH}").gates.settings()
+    return load_repo_config(text, where=f"{base}:{REPO_CONFIG_PATH}").gates.settings(ceiling)
 
 
 def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
@@ -119,7 +129,10 @@ def _sigterm_interrupts() -> Iterator[None]:
 def run(args: argparse.Namespace) -> int:
     repo: Path = args.repo
     patch = _read_patch(args.patch)
-    settings = settings_for(repo, args.base, args.config)
+    ceiling = load_admin_policy(args.admin_policy, os.environ).gates.ceiling()
+    settings = settings_for(repo, args.base, args.config, ceiling)
+    for capped in settings.capped:
+        print(f"guardrail: {capped.note()}", file=sys.stderr)
     with _sigterm_interrupts():
         verdict = run_gates(repo, args.base, args.head, patch, settings)
     print(json.dumps(verdict_to_dict(verdict), indent=2) if args.json else render_table(verdict))

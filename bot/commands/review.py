@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         pr,
         purpose,
         resolution=resolution,
-        gate_settings=repo_config.gates.settings(),
+        gate_settings=repo_config.gates.settings(admin.gates.ceiling()),
         model_factory=factory,
         audit=AuditLog(args.audit_db or default_path(env)),
         progress=_progress(args.quiet),

@@ -155,7 +155,7 @@ def compute_outcome_in(
         pr,
         purpose,
         resolution=resolution,
-        gate_settings=repo_config.gates.settings(),
+        gate_settings=repo_config.gates.settings(admin.gates.ceiling()),
         model_factory=factory,
         audit=AuditLog(default_path(env)),
         progress=progress,
@@ -358,7 +358,9 @@ def _regate(settings: ActionSettings, pull: PullInfo, outcome: Outcome) -> Outco
     explicit = settings.config_path != REPO_CONFIG_PATH
     text = action_git.repo_config_text_at_base(repo, pull.base_sha, settings.config_path, explicit)
     repo_config, _ = load_repo_config_with_lines(text, f"{pull.base_sha[:12]}:{settings.config_path}")
-    verdict = run_gates(repo, pull.base_sha, pull.head_sha, outcome.suggestion.patch, repo_config.gates.settings())
+    ceiling = action_git.admin_policy_at_base(settings.admin_policy, repo, pull.base_sha).gates.ceiling()
+    gate_settings = repo_config.gates.settings(ceiling)
+    verdict = run_gates(repo, pull.base_sha, pull.head_sha, outcome.suggestion.patch, gate_settings)
     if verdict.accepted:
         return replace(outcome, notes=(*outcome.notes, "The gates were run again by the posting half, in its jail."))
     why = f"the gates, run again by the posting half in its jail, rejected the artifact's patch ({verdict.reason})"
