@@ -1,7 +1,8 @@
 """The flow of one pull request: policy-selected candidates in order, local first; the first suggestion that
 passes every gate wins; every attempt and the decision go to the audit log.
 
-    outcome = pipeline.run(pr, "review", resolution=policy.resolve(...), gate_settings=config.gates.settings(),
+    outcome = pipeline.run(pr, "review", resolution=policy.resolve(...),
+                           gate_settings=config.gates.settings(admin.gates.ceiling()),  # within the admin's maxima
                            model_factory=lambda spec: create_model(spec, env=os.environ), audit=AuditLog(path))
 
 Only models in ``resolution.candidates`` are ever built or asked, in their order; a cloud candidate is skipped
