@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from platformdirs import user_state_dir
 
 from bot.errors import ConfigError
+from bot.policy_model import load_admin_policy, load_admin_policy_text
 
 DEFAULT_API_URL = "https://api.github.com"
 MIN_SECRET_CHARS = 20  # below this a webhook secret is guessable; GitHub's docs ask for "a random string with high
@@ -90,6 +91,29 @@ def _where(name: str) -> str:
     return f"{name} ({FIELDS[name]})"
 
 
+def operator_policy(value: str) -> str:
+    """The admin policy as the workers will read it, checked now (a malformed one stops the start with the file, the
+    line and the key): a file's path made absolute, or inline YAML as given. The workers read it with the Action's
+    rule (``action_git.admin_policy_at_base``), where a relative path names a file in the repository's checkout: a
+    repository carrying a file of that name would then write its own admin policy (its own models, the cloud, no
+    gate maxima). Absolute, it is the operator's file, whatever the repository holds."""
+    text = value.strip()
+    if not text:
+        return ""
+    where = _where("GUARDRAIL_ADMIN_POLICY")
+    if "\n" not in text:
+        path = Path(os.path.expanduser(text)).absolute()
+        if path.is_file() or ":" not in text:
+            if not path.is_file():
+                raise ConfigError(
+                    f"no such file {str(path)!r}; give the policy file's path, or inline YAML", where=where
+                )
+            load_admin_policy(path, {})
+            return str(path)
+    load_admin_policy_text(text, where)
+    return value
+
+
 def _number(raw: str, name: str, *, whole: bool) -> float:
     try:
         value = int(raw) if whole else float(raw)
@@ -135,7 +159,7 @@ def settings_from(
         app_id=get("GUARDRAIL_APP_ID"),
         private_key_path=Path(os.path.expanduser(key)) if key else None,
         api_url=(get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
-        admin_policy=flags.get("GUARDRAIL_ADMIN_POLICY") or env.get("GUARDRAIL_ADMIN_POLICY", ""),
+        admin_policy=operator_policy(flags.get("GUARDRAIL_ADMIN_POLICY") or env.get("GUARDRAIL_ADMIN_POLICY", "")),
         queue=queue,
         workers=int(_number(workers_raw, "GUARDRAIL_WORKERS", whole=True)) if workers_raw else default_workers,
         lease_seconds=lease,
