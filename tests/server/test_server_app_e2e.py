@@ -140,7 +140,9 @@ def ready(process: Process) -> list[dict[str, object]]:
 
 
 def test_two_workers_on_one_redis_queue_never_run_the_same_job(app: AppWorld, tmp_path: Path) -> None:
-    app.fake.set_permission(REPO, "drive-by", "read")
+    users = [f"drive-by-{i}" for i in range(12)]  # one refusal per user and PR: a user per job shows each job ran
+    for user in users:
+        app.fake.set_permission(REPO, user, "read")
     with RedisServer(tmp_path) as redis:
         app.queue = redis.url
         app.serve(workers=0)
@@ -149,14 +151,12 @@ def test_two_workers_on_one_redis_queue_never_run_the_same_job(app: AppWorld, tm
             wait_until(lambda p=process: len(ready(p)) == 2, 60, "both worker processes of each machine")
         deliveries = [f"d-many-{i}" for i in range(12)]
         for i, delivery in enumerate(deliveries):
-            assert app.comment("/guardrail review", "drive-by", delivery, comment_id=1000 + i).status_code == 202
+            assert app.comment("/guardrail review", users[i], delivery, comment_id=1000 + i).status_code == 202
         for delivery in deliveries:
             assert app.wait_finished(delivery) == "refused"
         time.sleep(1)
         refusals = [c["body"] for c in app.fake.issue_comments(REPO, NUMBER)]
-        assert sorted(b.split("comment=")[1].split(" ")[0] for b in refusals) == sorted(
-            str(1000 + i) for i in range(12)
-        )
+        assert sorted(b.split("user=")[1].split(" ")[0] for b in refusals) == sorted(users)
         started = {x["delivery_id"]: x for x in app.log_lines() if x["message"].startswith("job started")}
         assert len([x for x in app.log_lines() if x["message"].startswith("job started")]) == 12 == len(started)
         by_process = {id(p) for p in (first, second) for x in p.lines() if x["message"].startswith("job started")}
