@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from huey.consumer import Consumer, ProcessEnvironment
+
 from bot.github.app_auth import AppCredentials, InstallationTokens
 from bot.github.port import GitHubPort
 from bot.server.app import Probe
@@ -83,18 +85,46 @@ SERVE_PID_ENV = "GUARDRAIL_SERVE_PID"
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
-def die_with_serve() -> None:
-    """In a ``guardrail worker`` that ``guardrail serve`` started (``GUARDRAIL_SERVE_PID`` names it): ask Linux for
-    SIGTERM when serve dies, even by ``kill -9`` (prctl(2) ``PR_SET_PDEATHSIG``), so no orphaned worker goes on
-    taking jobs beside the next serve's; if serve is already gone, stop now. Elsewhere, nothing."""
-    raw = os.environ.pop(SERVE_PID_ENV, "")
-    if not raw.isdigit():
-        return
+def _die_with_parent(parent: int, sig: int) -> bool:
+    """Ask Linux to send ``sig`` to this process when its parent dies (prctl(2) ``PR_SET_PDEATHSIG``); False when
+    the parent (pid ``parent``) is already gone, so that nobody would send it."""
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+    if libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() != int(raw):  # serve died before the request above: nobody would send the signal
+    return os.getppid() == parent
+
+
+def die_with_serve() -> None:
+    """In a ``guardrail worker`` that ``guardrail serve`` started (``GUARDRAIL_SERVE_PID`` names it): SIGTERM when
+    serve dies, even by ``kill -9``, so no orphaned worker goes on taking jobs beside the next serve's; if serve is
+    already gone, stop now. Elsewhere, nothing."""
+    raw = os.environ.pop(SERVE_PID_ENV, "")
+    if raw.isdigit() and not _die_with_parent(int(raw), signal.SIGTERM):
         raise SystemExit("guardrail worker: guardrail serve, which started it, is gone")
+
+
+class _ChildrenDieWithConsumer(ProcessEnvironment):  # type: ignore[misc]
+    """huey's process environment, whose worker and scheduler processes are killed when their consumer dies.
+
+    huey forks them before it sets the consumer's signal handlers, and they stop only through a flag the consumer
+    sets: a consumer killed in between (a SIGTERM at start-up, ``kill -9``, an out-of-memory kill) left them running
+    for ever, taking jobs. A job a killed worker held runs again when its lease ends."""
+
+    def __init__(self, *args: Any, consumer_pid: int) -> None:
+        super().__init__(*args)
+        self.consumer_pid = consumer_pid
+
+    def init_child(self, process: Any) -> None:
+        super().init_child(process)
+        if not _die_with_parent(self.consumer_pid, signal.SIGKILL):
+            os._exit(0)
+
+
+class _Consumer(Consumer):  # type: ignore[misc]
+    def get_environment(self, worker_type: str) -> Any:
+        if worker_type != "process":
+            return super().get_environment(worker_type)
+        return _ChildrenDieWithConsumer(self._graceful_sig, self._interrupt_sig, consumer_pid=os.getpid())
 
 
 def serve_metrics(queue: JobQueue, address: tuple[str, int]) -> None:
@@ -121,7 +151,8 @@ def run_consumer(
     queue.set_runner(make_runner(worker_deps(settings, queue, os.environ if env is None else env)))
     if metrics_at is not None:
         serve_metrics(queue, metrics_at)
-    consumer = queue.huey.create_consumer(
+    consumer = _Consumer(
+        queue.huey,
         workers=settings.workers,
         worker_type="process",
         periodic=True,

@@ -47,6 +47,15 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _describe(pid: int) -> str:
+    try:
+        status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "gone"
+    return f"{command} state={status.get('State')} ppid={status.get('PPid')} sigcgt={status.get('SigCgt')}"
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -70,9 +79,36 @@ def test_serve_killed_with_sigkill_takes_its_workers_with_it(tmp_path: Path) -> 
         workers = wait_until(started, 60, "the worker processes to start")
         os.kill(serve.proc.pid, signal.SIGKILL)
         serve.proc.wait()
-        wait_until(lambda: not any(_alive(pid) for pid in workers), 30, "the orphaned workers to stop")
+        try:
+            wait_until(lambda: not any(_alive(pid) for pid in workers), 30, "the orphaned workers to stop")
+        except AssertionError:
+            left = {pid: _describe(pid) for pid in workers if _alive(pid)}
+            raise AssertionError(
+                f"still running after serve's kill -9: {left}\n{serve.log.read_text()[-3000:]}"
+            ) from None
     finally:
         serve.kill_group()
+
+
+def test_a_worker_killed_with_sigkill_takes_its_worker_processes_with_it(tmp_path: Path) -> None:
+    # huey forks its worker and scheduler processes, which stop only when their consumer tells them to
+    worker = Process(["worker", "--workers", "2"], _env(tmp_path, "http://127.0.0.1:9"), tmp_path / "worker.log")
+    try:
+
+        def started() -> set[int] | None:
+            found = _descendants(worker.proc.pid)
+            return found if len(found) >= 3 else None  # two workers and the scheduler
+
+        children = wait_until(started, 60, "the worker processes to start")
+        os.kill(worker.proc.pid, signal.SIGKILL)
+        worker.proc.wait()
+        try:
+            wait_until(lambda: not any(_alive(pid) for pid in children), 30, "the orphaned processes to stop")
+        except AssertionError:
+            left = {pid: _describe(pid) for pid in children if _alive(pid)}
+            raise AssertionError(f"still running after the worker's kill -9: {left}") from None
+    finally:
+        worker.kill_group()
 
 
 def test_a_worker_machine_serves_its_own_metrics(tmp_path: Path) -> None:
