@@ -65,10 +65,42 @@ def flag_wording(message: str) -> str:
 
 
 class _Parser(argparse.ArgumentParser):
-    """Usage errors are one line on stderr and exit 2, naming the command to ask for help."""
+    """Usage errors are one line on stderr and exit 2, naming the command (``guardrail serve``, not ``guardrail``)
+    to ask for help, and naming an unknown flag even when a required one is missing too."""
+
+    _seen: list[str]
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._seen = list(sys.argv[1:] if args is None else args)
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras and self._is_subcommand():  # its own flags; the top-level parser would blame `guardrail`
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+    def _is_subcommand(self) -> bool:
+        return " " in self.prog
+
+    def _unknown_flags(self) -> list[str]:
+        """The tokens this parser was given that look like a flag and name none of its own (nor a prefix of one)."""
+        known = list(self._option_string_actions)
+        unknown = []
+        for token in getattr(self, "_seen", []):
+            if token == "--":
+                break
+            name = token.split("=", 1)[0]
+            if name.startswith("-") and len(name) > 1 and not any(flag.startswith(name) for flag in known):
+                if not name.lstrip("-").replace(".", "", 1).isdigit():  # a negative number is a value
+                    unknown.append(name)
+        return unknown
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {flag_wording(message)}; see `{self.prog} --help`\n")
+        worded = flag_wording(message)
+        unknown = self._unknown_flags() if message.startswith("the following arguments are required") else []
+        if unknown:
+            worded = f"{flag_wording('unrecognized arguments: ' + ' '.join(unknown))} (also {worded})"
+        self.exit(2, f"{self.prog}: error: {worded}; see `{self.prog} --help`\n")
 
 
 def version() -> str:

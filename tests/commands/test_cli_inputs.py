@@ -68,7 +68,21 @@ def test_help_texts_are_plain(command: list[str], capsys: Capsys) -> None:
             ["review", "--head", "x"],
             "guardrail review: error: missing required flags or arguments: --base; see `guardrail review --help`",
         ),
-        (["log", "--colour"], "guardrail: error: unknown flags or arguments: --colour; see `guardrail --help`"),
+        (["log", "--colour"], "guardrail log: error: unknown flags or arguments: --colour; see `guardrail log --help`"),
+        (
+            ["gate", "--colour", "--repo", "."],
+            "guardrail gate: error: unknown flags or arguments: --colour (also missing required flags or arguments: "
+            "--base, --head, --patch); see `guardrail gate --help`",
+        ),
+        (
+            ["--colour"],
+            "guardrail: error: unknown flags or arguments: --colour (also missing required flags or arguments: "
+            "COMMAND); see `guardrail --help`",
+        ),
+        (
+            ["log", "--lim", "x"],
+            "guardrail log: error: flag --limit: invalid int value: 'x'; see `guardrail log --help`",
+        ),
         (
             ["policy", "explain", "--purpose", "fix"],
             "guardrail policy explain: error: flag --purpose: invalid value: 'fix' (choose from 'review', 'patch'); "
