@@ -15,7 +15,13 @@ from contextvars import ContextVar
 from typing import TextIO
 
 DELIVERY: ContextVar[str | None] = ContextVar("guardrail_delivery", default=None)
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "delivery_id"}
+# uvicorn adds `color_message` (its message with ANSI colour codes) to its records: not a field for a JSON line.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "delivery_id",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):

@@ -149,6 +149,11 @@ def settings_from(
     git_url = get("GUARDRAIL_GIT_URL")
     if git_url and "{repo}" not in git_url:
         raise ConfigError(f"{git_url!r} has no {{repo}} placeholder", where=_where("GUARDRAIL_GIT_URL"))
+    api_url = (get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+    api = urlsplit(api_url)
+    if api.scheme not in ("http", "https") or not api.hostname:
+        message = f"{api_url!r} is not an https:// URL; give {DEFAULT_API_URL} or, for GHES, https://HOST/api/v3"
+        raise ConfigError(message, where=_where("GITHUB_API_URL"))
     workers_raw = get("GUARDRAIL_WORKERS")
     lease_raw = get("GUARDRAIL_LEASE_SECONDS")
     lease = _number(lease_raw, "GUARDRAIL_LEASE_SECONDS", whole=False) if lease_raw else 30.0
@@ -158,7 +163,7 @@ def settings_from(
         webhook_secret=secret,
         app_id=get("GUARDRAIL_APP_ID"),
         private_key_path=Path(os.path.expanduser(key)) if key else None,
-        api_url=(get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+        api_url=api_url,
         admin_policy=operator_policy(flags.get("GUARDRAIL_ADMIN_POLICY") or env.get("GUARDRAIL_ADMIN_POLICY", "")),
         queue=queue,
         workers=int(_number(workers_raw, "GUARDRAIL_WORKERS", whole=True)) if workers_raw else default_workers,

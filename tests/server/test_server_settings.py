@@ -49,6 +49,8 @@ def test_a_worker_without_the_apps_key_says_which_variable(tmp_path: Path) -> No
         ({"GUARDRAIL_WORKERS": "-1"}, "GUARDRAIL_WORKERS (--workers)"),
         ({"GUARDRAIL_LEASE_SECONDS": "1"}, "GUARDRAIL_LEASE_SECONDS (--lease-seconds)"),
         ({"GUARDRAIL_GIT_URL": "https://git.example/repo.git"}, "GUARDRAIL_GIT_URL (--git-url)"),
+        ({"GITHUB_API_URL": "ftp://github.example"}, "GITHUB_API_URL (--github-api-url)"),
+        ({"GITHUB_API_URL": "api.github.com"}, "GITHUB_API_URL (--github-api-url)"),
     ],
 )
 def test_bad_settings_name_the_variable_and_the_flag(env: dict[str, str], where: str) -> None:
