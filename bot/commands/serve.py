@@ -27,18 +27,35 @@ FLAG_HELP = {
     "GUARDRAIL_APP_PRIVATE_KEY": "path of the App's private key, a .pem file (workers need it)",
     "GITHUB_API_URL": "GitHub's API (default https://api.github.com; GHES: https://HOST/api/v3)",
     "GUARDRAIL_ADMIN_POLICY": "admin policy file or inline YAML (default: the embedded one)",
-    "GUARDRAIL_QUEUE": "SQLite file or redis:// URL of the job queue (default: the state directory)",
-    "GUARDRAIL_WORKERS": "worker processes (serve: 1; 0 = web front only)",
+    "GUARDRAIL_QUEUE": "SQLite file or redis:// URL of the job queue (default: queue.sqlite3 in the state directory)",
+    "GUARDRAIL_WORKERS": "worker processes (default 1; serve --workers 0 = the web front only)",
     "GUARDRAIL_LEASE_SECONDS": "a running job's lease; a dead worker's job runs again after it (default 30)",
     "GUARDRAIL_GIT_URL": "clone URL template with {repo} (default: the delivery's repository.clone_url)",
 }
 
 
-def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+FLAG_METAVAR = {
+    "GUARDRAIL_WEBHOOK_SECRET": "SECRET",
+    "GUARDRAIL_APP_ID": "ID",
+    "GUARDRAIL_APP_PRIVATE_KEY": "FILE",
+    "GITHUB_API_URL": "URL",
+    "GUARDRAIL_ADMIN_POLICY": "FILE",
+    "GUARDRAIL_QUEUE": "FILE|URL",
+    "GUARDRAIL_WORKERS": "N",
+    "GUARDRAIL_LEASE_SECONDS": "SECONDS",
+    "GUARDRAIL_GIT_URL": "TEMPLATE",
+}
+
+
+def add_settings_flags(parser: argparse.ArgumentParser, *, secret: bool = True) -> None:
+    """The settings' flags; ``secret=False`` (``worker``, which checks no signature) keeps ``--webhook-secret``
+    accepted, so one command line serves both, but out of the help."""
     from bot.server.settings import FIELDS
 
     for name, flag in FIELDS.items():
-        parser.add_argument(flag, dest=name, default=None, metavar="VALUE", help=f"{FLAG_HELP[name]}; ${name}")
+        shown = secret or name != "GUARDRAIL_WEBHOOK_SECRET"
+        text = f"{FLAG_HELP[name]}; ${name}" if shown else argparse.SUPPRESS
+        parser.add_argument(flag, dest=name, default=None, metavar=FLAG_METAVAR.get(name, "VALUE"), help=text)
 
 
 def flags_of(args: argparse.Namespace) -> dict[str, str | None]:

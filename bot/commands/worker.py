@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
             "queue. The settings are those of `serve`, without the webhook secret."
         ),
     )
-    add_settings_flags(parser)
+    add_settings_flags(parser, secret=False)
     parser.add_argument(
         "--metrics-port",
         type=int,

@@ -59,6 +59,13 @@ def test_bad_settings_name_the_variable_and_the_flag(env: dict[str, str], where:
     assert str(raised.value).startswith(where)
 
 
+def test_the_workers_help_does_not_offer_the_webhook_secret_it_never_uses() -> None:
+    worker, serve = (guardrail(command, "--help", env={}).stdout for command in ("worker", "serve"))
+    assert "--webhook-secret" not in worker and "--webhook-secret SECRET" in serve
+    assert "VALUE" not in worker + serve  # each flag says what it takes: N, FILE, URL, SECONDS, ...
+    assert "--workers N" in worker and "--queue FILE|URL" in serve
+
+
 def test_a_flag_wins_over_the_variable(tmp_path: Path) -> None:
     flags = {"GUARDRAIL_QUEUE": str(tmp_path / "flag.sqlite3"), "GUARDRAIL_WORKERS": "3"}
     settings = settings_from(
