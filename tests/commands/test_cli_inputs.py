@@ -8,6 +8,7 @@ import importlib.metadata
 import json
 import sqlite3
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -283,3 +284,23 @@ def test_a_repository_without_commits_and_a_shallow_clone_say_so(tmp_path: Path,
         ["policy", "explain", "--purpose", "review", "--repo", str(shallow), "--base", "HEAD~1"], capsys
     )
     assert code == 2 and "unknown revision 'HEAD~1': not in this shallow clone; fetch the history" in _one_line(err)
+
+
+def test_a_command_whose_extra_is_not_installed_says_which_extra(tmp_path: Path) -> None:
+    # `guardrail serve` on an install without the `app` extra (the Action's, or the demo's `local` only) was an
+    # "internal error (a bug in Guardrail): ModuleNotFoundError". Here huey cannot be imported, as when it is absent.
+    script = (
+        "import sys; sys.modules['huey'] = None\n"
+        "from bot.cli import main\n"
+        "sys.exit(main(['serve', '--workers', '0', '--port', '18999']))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GUARDRAIL_WEBHOOK_SECRET": "s" * 40}
+    env |= {"XDG_STATE_HOME": str(tmp_path / "state"), "GUARDRAIL_CACHE_DIR": str(tmp_path / "cache")}
+    root = Path(__file__).parents[2]
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert _one_line(done.stderr) == (
+        "guardrail: setup error: `guardrail serve` needs the Python package 'huey' of Guardrail's `app` extra, which "
+        "is not installed; run pip install 'guardrail[app]' (in a clone: bash scripts/setup.sh)"
+    )
+    assert not (tmp_path / "cache" / "crashes").exists()
