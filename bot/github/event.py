@@ -111,7 +111,8 @@ class Ignored:
 
     @property
     def message(self) -> str:
-        return f"nothing to do for event {self.event} action {self.action}: {self.reason}"
+        action = f" action {self.action}" if self.action not in ("", "-") else ""  # ping has no action
+        return f"nothing to do for event {self.event}{action}: {self.reason}"
 
 
 def _pull_info(repo: str, pull: _Pull) -> PullInfo:

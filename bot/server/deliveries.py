@@ -158,7 +158,7 @@ def classify(event: str, data: Any, delivery_id: str, *, app_id: str = "") -> Jo
     envelope: _Envelope = validated(_Envelope, data, where, subject="")
     action = envelope.action
     if event in NOTED_EVENTS:
-        return Ignored(event, action or "-", "noted; nothing to run")
+        return Ignored(event, action or "-", "noted, nothing to run")
     if event in ("pull_request", "issue_comment"):
         parsed = parse_event(event, data, where=where)
         if isinstance(parsed, Ignored):

@@ -142,7 +142,10 @@ def test_other_events_are_202_ignored_and_counted(front: Front) -> None:
     closed = deliver(front.url, "pull_request", payload("pull_request/closed.json"), "d-closed")
     assert closed.status_code == 202 and "closed" in closed.json()["detail"]
     ping = deliver(front.url, "ping", payload("ping/with-app_id.json"), "d-ping")
-    assert ping.status_code == 202 and ping.json()["outcome"] == "noted"
+    assert ping.status_code == 202 and ping.json() == {
+        "outcome": "noted",
+        "detail": "nothing to do for event ping: noted, nothing to run",
+    }
     added = payload("installation_repositories/added.json")
     assert deliver(front.url, "installation_repositories", added, "d-added").json()["outcome"] == "noted"
     assert front.queue.depth() == 0
