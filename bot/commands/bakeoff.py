@@ -32,10 +32,16 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "bakeoff",
         help="compare models on a fixed task set through the same prompts, parser and gates as a pull request",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=(
+            "Run every model on every task through the same prompts, parser and gates as a pull request, then the "
+            "hidden checks no model sees; write results.json, report.md and report.html to --out. Exit status: 0 "
+            "done, 1 a regression against --baseline, 2 bad input."
+        ),
     )
     parser.add_argument("--tasks", required=True, metavar="DIR|humaneval[:N]", help="a task-set directory or HumanEval")
-    parser.add_argument("--model", action="append", required=True, metavar="NAME", help="a model of the admin policy")
+    parser.add_argument(
+        "--model", action="append", required=True, metavar="NAME", help="a model of the admin policy; repeatable"
+    )
     parser.add_argument(
         "--admin-policy", type=Path, metavar="FILE", help="default: $GUARDRAIL_ADMIN_POLICY, else the embedded model"
     )

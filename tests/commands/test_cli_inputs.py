@@ -20,7 +20,7 @@ from tests.fakes.model_servers import FakeAnthropic, FakeOllama, Reply
 
 Capsys = pytest.CaptureFixture[str]
 COMMANDS = [["gate"], ["review"], ["policy"], ["policy", "explain"], ["policy", "check"], ["policy", "schema"]]
-COMMANDS += [["log"], ["action"], ["serve"], ["worker"], []]
+COMMANDS += [["log"], ["action"], ["serve"], ["worker"], ["bakeoff"], ["template-check"], []]
 
 
 def _exit(argv: list[str], capsys: Capsys) -> tuple[int, str, str]:
