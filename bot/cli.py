@@ -206,11 +206,12 @@ def dispatch(args: argparse.Namespace) -> int:
         print(f"guardrail: error: {where}{exc.strerror or exc}; check the path", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:
-        extra = OPTIONAL_MODULES.get((exc.name or "").split(".")[0])
+        package = (exc.name or "").split(".")[0]  # huey, for huey.consumer
+        extra = OPTIONAL_MODULES.get(package)
         if extra is None:
             return _internal_error(exc)
         print(
-            f"guardrail: setup error: `guardrail {args.command}` needs the Python package {exc.name!r} of Guardrail's "
+            f"guardrail: setup error: `guardrail {args.command}` needs the Python package {package!r} of Guardrail's "
             f"`{extra}` extra, which is not installed; run pip install 'guardrail[{extra}]' (in a clone: bash "
             "scripts/setup.sh)",
             file=sys.stderr,
