@@ -30,6 +30,7 @@ FLAG_HELP = {
     "GUARDRAIL_QUEUE": "SQLite file or redis:// URL of the job queue (default: queue.sqlite3 in the state directory)",
     "GUARDRAIL_WORKERS": "worker processes (default 1; serve --workers 0 = the web front only)",
     "GUARDRAIL_LEASE_SECONDS": "a running job's lease; a dead worker's job runs again after it (default 30)",
+    "GUARDRAIL_JOB_SECONDS": "the most one job may take; it is stopped and the PR told after (default 3600)",
     "GUARDRAIL_GIT_URL": "clone URL template with {repo} (default: the delivery's repository.clone_url)",
 }
 
@@ -43,6 +44,7 @@ FLAG_METAVAR = {
     "GUARDRAIL_QUEUE": "FILE|URL",
     "GUARDRAIL_WORKERS": "N",
     "GUARDRAIL_LEASE_SECONDS": "SECONDS",
+    "GUARDRAIL_JOB_SECONDS": "SECONDS",
     "GUARDRAIL_GIT_URL": "TEMPLATE",
 }
 

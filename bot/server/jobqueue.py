@@ -286,6 +286,7 @@ class JobQueue:
         huey: Huey,
         *,
         lease_seconds: float = 30.0,
+        job_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
         host: str | None = None,
     ) -> None:
@@ -296,7 +297,10 @@ class JobQueue:
         self.host = host or socket.gethostname()
         self._runner: Runner | None = None
         self._aio: _AsyncRedis | None = None
-        self._task: TaskWrapper = huey.task(name="guardrail_job")(self._execute)
+        # huey's hard timeout (SIGALRM in the worker process): TaskTimeout is raised wherever the job is, a jailed
+        # run it waits on is killed on the way out (subprocess.run kills its child on any exception)
+        timeout = int(job_seconds) if job_seconds else None
+        self._task: TaskWrapper = huey.task(name="guardrail_job", timeout=timeout)(self._execute)
         huey.periodic_task(crontab(minute="*"), name="guardrail_recover")(self.recover)
         huey.on_startup(name="guardrail_worker_ready")(self._ready)
 

@@ -6,7 +6,7 @@
                                                     bot.server.app.KNOWN_EVENTS
     guardrail_queue_depth                           jobs waiting (read from the queue at scrape time)
     guardrail_job_seconds{outcome}                  histogram of a job's wall time; outcome: posted, superseded,
-                                                    refused, failed, skipped
+                                                    refused, failed, skipped, timed_out
     guardrail_model_attempts_total{model, result}   result: accepted, rejected, error, skipped
     guardrail_gate_failures_total{gate}             a gate that failed or could not run, per attempt; gate: a
                                                     built-in gate's name, or "command" for any configured command

@@ -45,7 +45,7 @@ def jail_probe() -> Probe:
 
 
 def make_queue(settings: ServerSettings) -> JobQueue:
-    return JobQueue(make_huey(settings.queue), lease_seconds=settings.lease_seconds)
+    return JobQueue(make_huey(settings.queue), lease_seconds=settings.lease_seconds, job_seconds=settings.job_seconds)
 
 
 def settings_env(settings: ServerSettings) -> dict[str, str]:
@@ -59,6 +59,7 @@ def settings_env(settings: ServerSettings) -> dict[str, str]:
         "GUARDRAIL_QUEUE": settings.queue,
         "GUARDRAIL_WORKERS": str(settings.workers),
         "GUARDRAIL_LEASE_SECONDS": str(settings.lease_seconds),
+        "GUARDRAIL_JOB_SECONDS": str(settings.job_seconds),
         "GUARDRAIL_GIT_URL": settings.git_url,
     }
     assert set(values) == set(FIELDS)

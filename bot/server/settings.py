@@ -13,6 +13,8 @@
     GUARDRAIL_WORKERS          --workers                           worker processes (serve: 1; 0 = web only)
     GUARDRAIL_LEASE_SECONDS    --lease-seconds                     a running job's lease; a job whose worker stopped
                                                                    renewing it is run again (30)
+    GUARDRAIL_JOB_SECONDS      --job-seconds                       the most one job may take, model calls and gates
+                                                                   together; stopped and said in the PR after (3600)
     GUARDRAIL_GIT_URL          --git-url                           clone URL template with {repo} (the payload's
                                                                    repository.clone_url)
     =========================  ==================================  ==========================================
@@ -36,6 +38,7 @@ from bot.errors import ConfigError
 from bot.policy_model import load_admin_policy, load_admin_policy_text
 
 DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_JOB_SECONDS = 3600.0  # a repository's config cannot lift it: one job holds one worker at most this long
 MIN_SECRET_CHARS = 20  # below this a webhook secret is guessable; GitHub's docs ask for "a random string with high
 # entropy" (docs.github.com /webhooks/using-webhooks/validating-webhook-deliveries)
 
@@ -50,6 +53,7 @@ class ServerSettings:
     queue: str
     workers: int
     lease_seconds: float = 30.0
+    job_seconds: float = DEFAULT_JOB_SECONDS
     git_url: str = ""
 
     @property
@@ -79,6 +83,7 @@ FIELDS: dict[str, str] = {  # variable -> flag
     "GUARDRAIL_QUEUE": "--queue",
     "GUARDRAIL_WORKERS": "--workers",
     "GUARDRAIL_LEASE_SECONDS": "--lease-seconds",
+    "GUARDRAIL_JOB_SECONDS": "--job-seconds",
     "GUARDRAIL_GIT_URL": "--git-url",
 }
 
@@ -155,6 +160,10 @@ def settings_from(
         message = f"{api_url!r} is not an https:// URL; give {DEFAULT_API_URL} or, for GHES, https://HOST/api/v3"
         raise ConfigError(message, where=_where("GITHUB_API_URL"))
     workers_raw = get("GUARDRAIL_WORKERS")
+    job_raw = get("GUARDRAIL_JOB_SECONDS")
+    job_seconds = _number(job_raw, "GUARDRAIL_JOB_SECONDS", whole=False) if job_raw else DEFAULT_JOB_SECONDS
+    if not 1 <= job_seconds <= 24 * 3600:
+        raise ConfigError(f"{job_raw!r} must be 1 to 86400 seconds", where=_where("GUARDRAIL_JOB_SECONDS"))
     lease_raw = get("GUARDRAIL_LEASE_SECONDS")
     lease = _number(lease_raw, "GUARDRAIL_LEASE_SECONDS", whole=False) if lease_raw else 30.0
     if lease < 2:
@@ -168,6 +177,7 @@ def settings_from(
         queue=queue,
         workers=int(_number(workers_raw, "GUARDRAIL_WORKERS", whole=True)) if workers_raw else default_workers,
         lease_seconds=lease,
+        job_seconds=job_seconds,
         git_url=git_url,
     )
 

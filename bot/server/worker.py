@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from huey.exceptions import TaskTimeout
+
 from bot.errors import GitHubError, GuardrailError
 from bot.github import action_git
 from bot.github.action import WRITERS, compute_outcome_in, post_context, post_to_github
@@ -59,7 +61,8 @@ class WorkerDeps:
 
 
 def run_job(job: Job, deps: WorkerDeps) -> str:
-    """Run one job; returns its outcome (posted, superseded, refused, failed). Never raises for a job's failure.
+    """Run one job; returns its outcome (posted, superseded, refused, failed, skipped, timed_out). Never raises for a
+    job's failure.
     An attempt after ``MAX_ATTEMPTS`` deaths of its worker runs nothing: it says on the PR that the job gave up."""
     token = DELIVERY.set(job.delivery_id)
     started = time.monotonic()
@@ -82,6 +85,11 @@ def run_job(job: Job, deps: WorkerDeps) -> str:
     except GuardrailError as exc:
         log.error("job failed: %s", exc)
         _give_up(job, deps, str(exc))
+    except TaskTimeout:
+        outcome = "timed_out"
+        budget = f"{deps.settings.job_seconds:.0f} s"
+        log.error("job stopped: it ran past its budget of %s (GUARDRAIL_JOB_SECONDS)", budget)
+        _give_up(job, deps, f"it ran past the {budget} one job may take on this App (the operator's budget)")
     except Exception as exc:
         log.exception("job failed unexpectedly")
         _give_up(job, deps, f"internal error {type(exc).__name__}: {exc}")

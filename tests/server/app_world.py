@@ -25,6 +25,7 @@ class AppWorld:
     lease_seconds: float = 30.0
     git_url: str = ""  # GUARDRAIL_GIT_URL; default: the remote's path (a local fetch)
     processes: list[Process] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)  # more GUARDRAIL_* settings for serve and worker
 
     def __post_init__(self) -> None:
         tmp = self.world.tmp
@@ -52,6 +53,7 @@ class AppWorld:
             "GUARDRAIL_GIT_URL": self.git_url or str(self.world.tmp / "remotes" / "{repo}"),
             "GUARDRAIL_AUDIT_DB": str(self.world.tmp / "audit.sqlite3"),
             "GUARDRAIL_CACHE_DIR": str(self.world.tmp / "cache"),  # the workers' git mirrors: not the user's cache
+            **self.settings,
             **extra,
         }
 

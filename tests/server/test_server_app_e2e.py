@@ -164,6 +164,23 @@ def test_two_workers_on_one_redis_queue_never_run_the_same_job(app: AppWorld, tm
         app.stop()
 
 
+def test_a_job_past_the_operators_budget_is_stopped_and_the_pr_told(app: AppWorld) -> None:
+    # a slow model here; a repository's own timeouts can only narrow the admin's, but many steps add up
+    app.world.ollama.default = Reply(REVIEW_WITH_FIX, delay=25)
+    app.settings["GUARDRAIL_JOB_SECONDS"] = "4"
+    app.serve(workers=1)
+
+    started = time.monotonic()
+    assert app.pull_request("opened", "d-slow").status_code == 202
+    assert app.wait_finished("d-slow", timeout=60) == "timed_out"
+    assert time.monotonic() - started < 20
+    [summary] = app.fake.issue_comments(REPO, NUMBER)
+    assert "4 s one job may take" in summary["body"] and "d-slow" in summary["body"]
+    assert app.fake.reviews(REPO, NUMBER) == []
+    metrics = httpx.get(f"{app.url}/metrics").text
+    assert 'guardrail_job_seconds_count{outcome="timed_out"} 1.0' in metrics
+
+
 def test_github_failures_are_retried_then_said_in_the_summary(app: AppWorld) -> None:
     app.world.ollama.default = Reply(REVIEW_WITH_FIX)
     pull_path = f"/repos/{REPO}/pulls/{NUMBER}"
