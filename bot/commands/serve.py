@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -81,6 +82,41 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """The web front's socket, bound before any worker starts. A port in use or an address that is not this
+    machine's is a ConfigError naming the flags (exit 2); uvicorn, binding itself, only logged it and exited 3."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:  # socket.gaierror: a host name that does not resolve
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc})", where="--host/--port") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart right after a stop
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc})", where="--host/--port") from None
+    return sock
+
+
+def _server(uvicorn: Any, config: Any, sock: socket.socket) -> Any:
+    """A uvicorn server that, once started on ``sock``, logs where it listens (uvicorn says so only when it binds
+    the socket itself)."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+
+    class Server(uvicorn.Server):  # type: ignore[misc]
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                message = "Uvicorn running on http://%s:%d (Press CTRL+C to quit)"
+                logging.getLogger("uvicorn.error").info(message, shown, port)
+
+    return Server(config)
+
+
 def _start_workers(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env)
 
@@ -92,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(os.environ, flags_of(args), need_secret=True)
     if not 0 < args.port < 65536:
         raise ConfigError(f"{args.port} is not a TCP port", where="--port")
+    sock = _listen(args.host, args.port)  # before anything is started or made: a port in use stops here
     made_dir = None
     if settings.workers and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before prometheus_client is imported anywhere: the workers' metrics then show on this /metrics.
@@ -112,8 +149,16 @@ def run(args: argparse.Namespace) -> int:
     del child_env["GUARDRAIL_WEBHOOK_SECRET"]  # workers check no signature: the processes near PR code never hold it
     workers = _start_workers(child_env) if settings.workers else None
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, lifespan="on")
+        config = uvicorn.Config(app, host=args.host, port=args.port, log_config=None, access_log=False, lifespan="on")
+        server = _server(uvicorn, config, sock)
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:
+            pass
+        if not server.started:  # its lifespan failed: uvicorn logged why (uvicorn.run's own exit status)
+            return 3
     finally:
+        sock.close()
         if workers is not None:
             workers.send_signal(signal.SIGTERM)
             try:

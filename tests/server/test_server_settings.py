@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +33,20 @@ def test_serve_refuses_to_start_without_the_webhook_secret() -> None:
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert "GUARDRAIL_WEBHOOK_SECRET (--webhook-secret)" in line and "refuses to start" in line
+
+
+def test_serve_on_a_port_in_use_is_one_line_naming_the_flags(tmp_path: Path) -> None:
+    # uvicorn bound the port itself: it logged the error as a JSON line among its start-up lines and exited 3
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"GUARDRAIL_WEBHOOK_SECRET": "s" * 40, "GUARDRAIL_QUEUE": str(tmp_path / "q.sqlite3")}
+        done = guardrail("serve", "--port", str(port), "--workers", "0", env=env)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"guardrail: configuration error: --host/--port: cannot listen on 127.0.0.1:{port} (Address already in use)"
+    )
 
 
 def test_a_worker_without_the_apps_key_says_which_variable(tmp_path: Path) -> None:
