@@ -145,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
     if settings.workers:
         runtime.worker_deps(settings, queue, os.environ)  # the App's id and key are checked before anything starts
     app = create_app(settings, queue, probe=runtime.jail_probe())
+    where = f"http://{args.host}:{args.port}/webhook"
+    logging.getLogger("guardrail.server").info("webhooks on %s; job queue: %s", where, queue.describe())
     child_env = os.environ | runtime.settings_env(settings) | {runtime.SERVE_PID_ENV: str(os.getpid())}
     del child_env["GUARDRAIL_WEBHOOK_SECRET"]  # workers check no signature: the processes near PR code never hold it
     workers = _start_workers(child_env) if settings.workers else None

@@ -77,13 +77,14 @@ def run(args: argparse.Namespace) -> int:
         made_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc.make_dir()
     from bot.server import logs, runtime
 
+    started_by_serve = runtime.SERVE_PID_ENV in os.environ
     runtime.die_with_serve()
 
     logs.configure()
-    for line in weaknesses(settings, flags_of(args), secret=False):
+    for line in [] if started_by_serve else weaknesses(settings, flags_of(args), secret=False):  # serve said them
         logging.getLogger("guardrail.server.settings").warning("%s", line)
     try:
-        runtime.run_consumer(settings, metrics_at=metrics_at)
+        runtime.run_consumer(settings, metrics_at=metrics_at, check_queue=not started_by_serve)
     finally:
         if made_dir is not None:
             shutil.rmtree(made_dir, ignore_errors=True)

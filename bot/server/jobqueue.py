@@ -378,6 +378,17 @@ class JobQueue:
             task=self.huey.serialize_task(self._task.s(job.as_dict())) if job is not None else None,
         )
 
+    def describe(self) -> str:
+        """Where the queue is, for a start-up log line: a SQLite file's path, or Redis's host, port and database
+        (never its password)."""
+        if isinstance(self.storage, RedisStorage):
+            kwargs = self.storage.conn.connection_pool.connection_kwargs
+            where = kwargs.get("path") or f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+            return f"Redis at {where}, database {kwargs.get('db', 0)}"
+        if isinstance(self.storage, SqliteStorage):
+            return f"SQLite file {self.storage.filename}"
+        return type(self.storage).__name__
+
     def enqueue(self, job: Job) -> None:
         self.huey.enqueue(self._task.s(job.as_dict()))
 

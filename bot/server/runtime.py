@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import logging
 import os
 import signal
 from collections.abc import Mapping
@@ -83,6 +84,8 @@ def worker_deps(settings: ServerSettings, queue: JobQueue, env: Mapping[str, str
 
 
 SERVE_PID_ENV = "GUARDRAIL_SERVE_PID"
+_QUEUE_WHERE = "GUARDRAIL_QUEUE (--queue)"
+log = logging.getLogger("guardrail.server.runtime")
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
@@ -144,14 +147,30 @@ def serve_metrics(queue: JobQueue, address: tuple[str, int]) -> None:
 
 
 def run_consumer(
-    settings: ServerSettings, env: Mapping[str, str] | None = None, *, metrics_at: tuple[str, int] | None = None
+    settings: ServerSettings,
+    env: Mapping[str, str] | None = None,
+    *,
+    metrics_at: tuple[str, int] | None = None,
+    check_queue: bool = True,
 ) -> None:
     """Run huey's consumer with ``settings.workers`` worker processes until SIGINT/SIGTERM (huey's own handling);
-    with ``metrics_at`` (host, port), their metrics are served there."""
+    with ``metrics_at`` (host, port), their metrics are served there. ``check_queue``: a queue that does not answer
+    at start is a ConfigError naming it (huey would log a traceback a second); serve's own workers wait for it
+    instead, as serve does."""
+    from bot.errors import ConfigError
+
     queue = make_queue(settings)
     queue.set_runner(make_runner(worker_deps(settings, queue, os.environ if env is None else env)))
+    try:
+        if check_queue:
+            queue.depth()
+    except Exception as exc:  # any failure: the workers could take no job; say where once, not a traceback a second
+        detail = f"{type(exc).__name__}: {exc}"[:300]
+        raise ConfigError(f"cannot reach the job queue, {queue.describe()} ({detail})", where=_QUEUE_WHERE) from exc
     if metrics_at is not None:
         serve_metrics(queue, metrics_at)
+    metrics_note = f"; metrics on http://{metrics_at[0]}:{metrics_at[1]}/metrics" if metrics_at else ""
+    log.info("%d worker process(es) on the job queue: %s%s", settings.workers, queue.describe(), metrics_note)
     consumer = _Consumer(
         queue.huey,
         workers=settings.workers,

@@ -235,8 +235,8 @@ def test_an_unsigned_request_cannot_write_its_headers_into_the_log(tmp_path: Pat
     finally:
         serve.stop()
     lines = serve.log.read_text().splitlines()
-    refused = [json.loads(x) for x in lines if '"unsigned"' in x or "unsigned" in x]
-    assert len(refused) == 3 and all(len(x) < 1000 for x in lines if "unsigned" in x)
+    refused = [x for x in lines if "-> 401 unsigned" in x]  # (the temporary folder's name says "unsigned" too)
+    assert len(refused) == 3 and all(len(x) < 1000 for x in refused)
     assert any(x.get("delivery_id") == "d-real" for x in map(json.loads, filter(lambda x: x.startswith("{"), lines)))
     # uvicorn's own lines (its start-up) carry no copy of the message in ANSI colour codes either
     assert any("Uvicorn running" in x for x in lines) and not any("\x1b" in x or "\\u001b" in x for x in lines)

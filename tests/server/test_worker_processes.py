@@ -153,3 +153,14 @@ def test_metrics_folders_of_processes_that_are_gone_are_removed_by_the_next_star
     foreign.mkdir()
     assert multiproc.remove_stale(tmp_path) == [stale]
     assert not stale.exists() and living.exists() and foreign.exists()
+
+
+def test_a_worker_machine_whose_redis_does_not_answer_says_so_once_and_stops(tmp_path: Path) -> None:
+    env = _env(tmp_path, "http://127.0.0.1:9", GUARDRAIL_QUEUE=f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "worker"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    [line] = [x for x in done.stderr.splitlines() if not x.startswith("{")]
+    assert line.startswith("guardrail: configuration error: GUARDRAIL_QUEUE (--queue): cannot reach the job queue")
+    assert "Redis at 127.0.0.1:" in line and "hunter2" not in done.stderr and "Traceback" not in done.stderr
