@@ -21,15 +21,21 @@ from checks import proc, worktree
 GIT_TIMEOUT = 300.0
 
 
+def token_env(token: str) -> dict[str, str]:
+    """The environment that gives one git command ``token`` as GitHub's Basic ``x-access-token`` header
+    (``http.extraheader`` through ``GIT_CONFIG_*``, so it is in no file and no command line); empty for no token."""
+    if not token:
+        return {}
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "http.extraheader",
+        "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+    }
+
+
 def _git(repo: Path, *args: str, token: str = "") -> proc.ProcResult:
-    extra: dict[str, str] = {"GIT_TERMINAL_PROMPT": "0"}
-    if token:
-        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        extra |= {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "http.extraheader",
-            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
-        }
+    extra: dict[str, str] = {"GIT_TERMINAL_PROMPT": "0"} | token_env(token)
     return proc.run(["git", *args], cwd=repo, timeout=GIT_TIMEOUT, env_extra=extra, isolate_network=False)
 
 

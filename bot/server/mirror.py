@@ -33,7 +33,6 @@ force-pushed head) are pruned after git's ``gc.pruneExpire`` (two weeks), far lo
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import os
@@ -223,13 +222,7 @@ def _git(repo: Path, *args: str, token: str = "", input: str | None = None, bare
     env = gitenv.env() | {name: os.environ[name] for name in NETWORK_ENV if name in os.environ}
     if bare:
         env["GIT_DIR"] = str(repo)
-    if token:
-        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        env |= {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "http.extraheader",
-            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
-        }
+    env |= action_git.token_env(token)
     return proc.run(gitenv.argv(args), cwd=repo, timeout=GIT_TIMEOUT, input=input, isolate_network=False, base_env=env)
 
 
