@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeGuard, cast
 
 import anyio.to_thread
 import redis
@@ -144,6 +144,12 @@ def _newer_head(stored: object, stamp: str) -> bool:
     if not isinstance(stored, (bytes, memoryview)) or not stamp or b"|" not in bytes(stored):
         return True
     return bytes(stored).decode().split("|", 1)[0] <= stamp
+
+
+def _needs_seen_head(job: Job | None) -> TypeGuard[Job]:
+    """A job that is not a push (a slash command, a re-run) remembers the PR's newest head when it is accepted: a
+    later push supersedes it."""
+    return job is not None and job.event != "pull_request"
 
 
 def _sqlite_writes(curs: Any, storage: Any, w: _Writes) -> Accepted:
@@ -313,6 +319,8 @@ class JobQueue:
         Everything is written before this returns (the webhook answers 202 only after), and all or nothing is
         written: SQLite does it in one transaction, Redis in one Lua script (``EVALSHA``, atomic on the server);
         another huey storage gets the same steps one by one."""
+        if _needs_seen_head(job):
+            job = job.with_seen_head(self.known_head(job))
         writes = self._writes(delivery_id, job, body_sha256)
         if isinstance(self.storage, SqliteStorage):
             return cast(Accepted, _accept_sqlite(self.storage, writes))
@@ -325,14 +333,13 @@ class JobQueue:
         asyncio client; SQLite on the loop when the database is free at once (the common case: a few hundred
         microseconds), else in a worker thread that waits for it; anything else in a worker thread."""
         if isinstance(self.storage, RedisStorage):
-            if job is not None and job.event != "pull_request":
+            if _needs_seen_head(job):
                 job = job.with_seen_head(await self._known_head_async(job))
-            return await self._async_redis().accept(self._writes(delivery_id, job, body_sha256, head_known=True))
-        if isinstance(self.storage, SqliteStorage):
-            if job is None or job.event == "pull_request":
-                answer = _accept_sqlite(self.storage, self._writes(delivery_id, job, body_sha256), wait=False)
-                if answer is not None:
-                    return answer
+            return await self._async_redis().accept(self._writes(delivery_id, job, body_sha256))
+        if isinstance(self.storage, SqliteStorage) and not _needs_seen_head(job):  # that read could wait on the lock
+            answer = _accept_sqlite(self.storage, self._writes(delivery_id, job, body_sha256), wait=False)
+            if answer is not None:
+                return answer
         call = functools.partial(self.accept, delivery_id, job, body_sha256=body_sha256)
         return await anyio.to_thread.run_sync(call)
 
@@ -365,9 +372,7 @@ class JobQueue:
         raw = await self._async_redis().client.hget(self.storage.result_key, f"head:{job.pr_key}")
         return _head_sha(bytes(raw)) if isinstance(raw, (bytes, memoryview)) else None
 
-    def _writes(self, delivery_id: str, job: Job | None, body_sha256: str, *, head_known: bool = False) -> _Writes:
-        if job is not None and job.event != "pull_request" and not head_known:
-            job = job.with_seen_head(self.known_head(job))  # the newest push so far: a later one supersedes the job
+    def _writes(self, delivery_id: str, job: Job | None, body_sha256: str) -> _Writes:
         return _Writes(
             delivery=f"delivery:{delivery_id}",
             record=json.dumps({"at": self.clock(), "job": job is not None}).encode(),
