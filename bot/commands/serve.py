@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -129,10 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise ConfigError(f"{args.port} is not a TCP port", where="--port")
     sock = _listen(args.host, args.port)  # before anything is started or made: a port in use stops here
-    made_dir = None
-    if settings.workers and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Before prometheus_client is imported anywhere: the workers' metrics then show on this /metrics.
-        made_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc.make_dir()
+    made_dir = multiproc.claim(bool(settings.workers))  # the workers' metrics then show on this /metrics
     import uvicorn
 
     from bot.server import logs, runtime
@@ -168,6 +164,5 @@ def run(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 workers.kill()
                 workers.wait()
-        if made_dir is not None:
-            shutil.rmtree(made_dir, ignore_errors=True)
+        multiproc.release(made_dir)
     return 0

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 from typing import Any
 
 from bot.commands.serve import add_settings_flags, flags_of
@@ -71,14 +70,10 @@ def run(args: argparse.Namespace) -> int:
     if settings.workers < 1:
         raise ConfigError("a worker machine needs at least one worker process", where="GUARDRAIL_WORKERS (--workers)")
     metrics_at = _metrics_address(args)
-    made_dir = None
-    if metrics_at is not None and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Before prometheus_client is imported anywhere: every worker process then counts into this folder.
-        made_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc.make_dir()
+    made_dir = multiproc.claim(metrics_at is not None)  # every worker process then counts into this folder
     from bot.server import logs, runtime
 
-    started_by_serve = runtime.SERVE_PID_ENV in os.environ
-    runtime.die_with_serve()
+    started_by_serve = runtime.die_with_serve()
 
     logs.configure()
     for line in [] if started_by_serve else weaknesses(settings, flags_of(args), secret=False):  # serve said them
@@ -86,6 +81,5 @@ def run(args: argparse.Namespace) -> int:
     try:
         runtime.run_consumer(settings, metrics_at=metrics_at, check_queue=not started_by_serve)
     finally:
-        if made_dir is not None:
-            shutil.rmtree(made_dir, ignore_errors=True)
+        multiproc.release(made_dir)
     return 0

@@ -42,8 +42,19 @@ def remove_stale(parent: Path) -> list[Path]:
     return removed
 
 
-def make_dir() -> str:
-    """A fresh folder for this process's metrics (after removing stale ones); the caller removes it at exit."""
+def claim(needed: bool) -> str | None:
+    """When ``needed`` and ``PROMETHEUS_MULTIPROC_DIR`` is not set already: make a fresh folder for this process
+    (after removing stale ones) and set the variable to it, which must happen before prometheus_client is first
+    imported; returns the folder made (None when none was), for ``release`` at exit."""
+    if not needed or os.environ.get(ENV):
+        return None
     parent = Path(tempfile.gettempdir())
     remove_stale(parent)
-    return tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=parent)
+    folder = os.environ[ENV] = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=parent)
+    return folder
+
+
+def release(folder: str | None) -> None:
+    """Remove the folder ``claim`` made (nothing for None)."""
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from huey.consumer import Consumer, ProcessEnvironment
 
+from bot.errors import ConfigError
 from bot.github.app_auth import AppCredentials, InstallationTokens
 from bot.github.port import GitHubPort
 from bot.server.app import Probe
@@ -69,7 +70,6 @@ def settings_env(settings: ServerSettings) -> dict[str, str]:
 
 def worker_deps(settings: ServerSettings, queue: JobQueue, env: Mapping[str, str]) -> WorkerDeps:
     """The worker's dependencies; ConfigError when the App's id or key is missing (workers cannot get tokens)."""
-    from bot.errors import ConfigError
     from bot.github.pygithub_adapter import PyGithubAdapter
 
     if not settings.app_id:
@@ -98,13 +98,16 @@ def _die_with_parent(parent: int, sig: int) -> bool:
     return os.getppid() == parent
 
 
-def die_with_serve() -> None:
+def die_with_serve() -> bool:
     """In a ``guardrail worker`` that ``guardrail serve`` started (``GUARDRAIL_SERVE_PID`` names it): SIGTERM when
     serve dies, even by ``kill -9``, so no orphaned worker goes on taking jobs beside the next serve's; if serve is
-    already gone, stop now. Elsewhere, nothing."""
+    already gone, stop now. Returns whether serve started this worker (elsewhere: False, nothing done)."""
     raw = os.environ.pop(SERVE_PID_ENV, "")
-    if raw.isdigit() and not _die_with_parent(int(raw), signal.SIGTERM):
+    if not raw.isdigit():
+        return False
+    if not _die_with_parent(int(raw), signal.SIGTERM):
         raise SystemExit("guardrail worker: guardrail serve, which started it, is gone")
+    return True
 
 
 class _ChildrenDieWithConsumer(ProcessEnvironment):  # type: ignore[misc]
@@ -136,8 +139,6 @@ def serve_metrics(queue: JobQueue, address: tuple[str, int]) -> None:
     before prometheus_client is imported) and the queue's depth on ``http://HOST:PORT/metrics``, in a thread."""
     from prometheus_client import start_http_server
 
-    from bot.errors import ConfigError
-
     registry = Metrics(depth=queue.depth).registry
     try:
         start_http_server(address[1], addr=address[0], registry=registry)
@@ -157,8 +158,6 @@ def run_consumer(
     with ``metrics_at`` (host, port), their metrics are served there. ``check_queue``: a queue that does not answer
     at start is a ConfigError naming it (huey would log a traceback a second); serve's own workers wait for it
     instead, as serve does."""
-    from bot.errors import ConfigError
-
     queue = make_queue(settings)
     queue.set_runner(make_runner(worker_deps(settings, queue, os.environ if env is None else env)))
     try:
