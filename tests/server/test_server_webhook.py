@@ -28,6 +28,7 @@ from tests.server.server_world import SECRET, RedisServer, deliver, delivery_hea
 class Front:
     url: str
     queue: JobQueue
+    queue_url: str
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def front(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Front]:
     queue = JobQueue(make_huey(settings.queue))
     queue.huey.storage.flush_all()  # the module's Redis is shared by the tests
     with serve_in_thread(create_app(settings, queue, probe=jail_probe())) as url:
-        yield Front(url, queue)
+        yield Front(url, queue, queue_url)
 
 
 def stored(queue: JobQueue) -> int:
@@ -215,7 +216,7 @@ def test_made_up_event_names_do_not_become_metric_labels(front: Front) -> None:
 
 
 @contextmanager
-def queue_held(queue: JobQueue, queue_url: str, seconds: float) -> Iterator[None]:
+def queue_held(queue_url: str, seconds: float) -> Iterator[None]:
     """The queue stops answering writes for ``seconds``: a SQLite file another process holds locked, or a Redis
     server whose clients are paused (CLIENT PAUSE); what a busy worker or a slow network link does for a moment."""
     if queue_url.startswith("redis://"):
@@ -235,12 +236,10 @@ def queue_held(queue: JobQueue, queue_url: str, seconds: float) -> Iterator[None
         holder.close()
 
 
-def test_a_queue_that_answers_slowly_holds_only_its_own_delivery(front: Front, request: pytest.FixtureRequest) -> None:
+def test_a_queue_that_answers_slowly_holds_only_its_own_delivery(front: Front) -> None:
     # While one delivery waits on the queue, the server goes on answering: the event loop never waits on the queue.
-    queue_url = str(front.queue.huey.storage.filename) if hasattr(front.queue.huey.storage, "filename") else ""
-    queue_url = queue_url or request.getfixturevalue("redis_url")
     data = payload("pull_request/opened.json")
-    with concurrent.futures.ThreadPoolExecutor(1) as pool, queue_held(front.queue, queue_url, 2.0):
+    with concurrent.futures.ThreadPoolExecutor(1) as pool, queue_held(front.queue_url, 2.0):
         slow = pool.submit(deliver, front.url, "pull_request", data, "d-waits-on-queue")
         time.sleep(0.3)  # the delivery is now waiting on the queue
         started = time.monotonic()

@@ -70,45 +70,35 @@ def test_serve_killed_with_sigkill_takes_its_workers_with_it(tmp_path: Path) -> 
         _env(tmp_path, "http://127.0.0.1:9", GUARDRAIL_WORKERS="2"),
         tmp_path / "serve.log",
     )
-    try:
-        # serve, its `guardrail worker` child and that consumer's two worker processes
-        def started() -> set[int] | None:
-            found = _descendants(serve.proc.pid)
-            return found if len(found) >= 3 else None
-
-        workers = wait_until(started, 60, "the worker processes to start")
-        os.kill(serve.proc.pid, signal.SIGKILL)
-        serve.proc.wait()
-        try:
-            wait_until(lambda: not any(_alive(pid) for pid in workers), 30, "the orphaned workers to stop")
-        except AssertionError:
-            left = {pid: _describe(pid) for pid in workers if _alive(pid)}
-            raise AssertionError(
-                f"still running after serve's kill -9: {left}\n{serve.log.read_text()[-3000:]}"
-            ) from None
-    finally:
-        serve.kill_group()
+    # serve, its `guardrail worker` child and that consumer's worker and scheduler processes
+    _kill_and_expect_descendants_gone(serve, at_least=3)
 
 
 def test_a_worker_killed_with_sigkill_takes_its_worker_processes_with_it(tmp_path: Path) -> None:
     # huey forks its worker and scheduler processes, which stop only when their consumer tells them to
     worker = Process(["worker", "--workers", "2"], _env(tmp_path, "http://127.0.0.1:9"), tmp_path / "worker.log")
+    _kill_and_expect_descendants_gone(worker, at_least=3)  # two workers and the scheduler
+
+
+def _kill_and_expect_descendants_gone(process: Process, at_least: int) -> None:
+    """Wait until ``process`` has ``at_least`` descendants, ``kill -9`` it alone, and expect them all gone."""
     try:
 
         def started() -> set[int] | None:
-            found = _descendants(worker.proc.pid)
-            return found if len(found) >= 3 else None  # two workers and the scheduler
+            found = _descendants(process.proc.pid)
+            return found if len(found) >= at_least else None
 
         children = wait_until(started, 60, "the worker processes to start")
-        os.kill(worker.proc.pid, signal.SIGKILL)
-        worker.proc.wait()
+        os.kill(process.proc.pid, signal.SIGKILL)
+        process.proc.wait()
         try:
             wait_until(lambda: not any(_alive(pid) for pid in children), 30, "the orphaned processes to stop")
         except AssertionError:
             left = {pid: _describe(pid) for pid in children if _alive(pid)}
-            raise AssertionError(f"still running after the worker's kill -9: {left}") from None
+            log = process.log.read_text()[-3000:]
+            raise AssertionError(f"still running after the kill -9: {left}\n{log}") from None
     finally:
-        worker.kill_group()
+        process.kill_group()
 
 
 def test_a_worker_machine_serves_its_own_metrics(tmp_path: Path) -> None:
@@ -116,7 +106,11 @@ def test_a_worker_machine_serves_its_own_metrics(tmp_path: Path) -> None:
         fake.add_repo("acme/widgets")
         fake.add_installation(7, "acme/widgets", app_id=99)
         port = free_port()
-        env = _env(tmp_path, fake.base_url, GUARDRAIL_WORKERS="1", GUARDRAIL_METRICS_PORT=str(port))
+        scratch = tmp_path / "tmp"  # the worker's TMPDIR: where its metrics folder is made, and removed at exit
+        scratch.mkdir()
+        env = _env(
+            tmp_path, fake.base_url, GUARDRAIL_WORKERS="1", GUARDRAIL_METRICS_PORT=str(port), TMPDIR=str(scratch)
+        )
         queue = JobQueue(make_huey(env["GUARDRAIL_QUEUE"]))
         # a job for a pull request GitHub does not have: the worker fails it, says so, and counts it
         job = Job("d-missing", "pull_request", "opened", "acme/widgets", 404, "review", 7, "", head_sha="a" * 40)
@@ -134,9 +128,10 @@ def test_a_worker_machine_serves_its_own_metrics(tmp_path: Path) -> None:
                 return text if done and "guardrail_queue_depth 0.0" in text else None
 
             wait_until(scraped, 90, "the failed job and an empty queue to show on the worker's /metrics")
+            assert [p.name.split("-")[2] for p in scratch.glob("guardrail-metrics-*")] == [str(worker.proc.pid)]
         finally:
             worker.stop()
-        assert not list(Path(tmp_path).glob("guardrail-metrics-*"))
+        assert not list(scratch.glob("guardrail-metrics-*"))
 
 
 def test_metrics_folders_of_processes_that_are_gone_are_removed_by_the_next_start(tmp_path: Path) -> None:
